@@ -1,0 +1,60 @@
+// The catalogue of every Tollgate setting. The README's configuration table is checked
+// against it by a test, so docs and code cannot drift.
+import { bool, int, list, oneOf, str } from './config.ts';
+
+export const common = {
+  cluster: str('TOLLGATE_CLUSTER', 'Cluster name stamped on every record.', 'default'),
+  logLevel: oneOf('TOLLGATE_LOG_LEVEL', 'pino log level.', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+};
+
+export const kafka = {
+  brokers: list('TOLLGATE_KAFKA_BROKERS', 'Kafka bootstrap servers, comma separated (host:port). Required by the services; `demo` runs its stages in one process without Kafka when empty.'),
+  client: oneOf('TOLLGATE_KAFKA_CLIENT', 'Kafka client library (chosen by `npm run bench`, see README).', 'platformatic', ['platformatic', 'kafkajs'] as const),
+  topicPrefix: str('TOLLGATE_TOPIC_PREFIX', 'Prefix for every topic name (isolates test runs and tenants).', ''),
+  partitions: int('TOLLGATE_KAFKA_PARTITIONS', 'Partitions of each topic Tollgate creates (topics that exist are left alone).', 3, 1, 10_000),
+  clientId: str('TOLLGATE_KAFKA_CLIENT_ID', 'Kafka client id prefix.', 'tollgate'),
+};
+
+export const clickhouse = {
+  url: str('TOLLGATE_CLICKHOUSE_URL', 'ClickHouse server HTTP URL (http://host:8123). Empty: the embedded chDB engine in TOLLGATE_DATA_DIR.', ''),
+  user: str('TOLLGATE_CLICKHOUSE_USER', 'ClickHouse user (server only).', 'default'),
+  password: str('TOLLGATE_CLICKHOUSE_PASSWORD', 'ClickHouse password (server only; never logged).', '', { secret: true, defaultText: '(empty)' }),
+  database: str('TOLLGATE_CLICKHOUSE_DATABASE', 'ClickHouse database Tollgate creates and uses.', 'tollgate'),
+  dataDir: str('TOLLGATE_DATA_DIR', 'Directory of the embedded chDB store (one process owns it at a time).', '.tollgate/chdb'),
+};
+
+export const geoip = {
+  countryDb: str('TOLLGATE_GEOIP_COUNTRY_DB', 'MaxMind-format country database (.mmdb). Empty: no countries (the demo uses the bundled MaxMind test database).', ''),
+  asnDb: str('TOLLGATE_GEOIP_ASN_DB', 'MaxMind-format ASN database (.mmdb). Empty: no ASNs.', ''),
+};
+
+export const agent = {
+  nodeName: str('TOLLGATE_NODE_NAME', 'Node the agent runs on (set from spec.nodeName by the DaemonSet).', '', { defaultText: '(hostname)' }),
+  source: oneOf('TOLLGATE_AGENT_SOURCE', 'Where flows come from: the kernel conntrack table, or the simulated cluster.', 'conntrack', ['conntrack', 'sim'] as const),
+  pollIntervalMs: int('TOLLGATE_POLL_INTERVAL_MS', 'Agent poll interval (full conntrack dump) in ms.', 10_000, 100, 3_600_000),
+  batchMaxFlows: int('TOLLGATE_BATCH_MAX_FLOWS', 'Flows per Kafka message (raw batch).', 500, 1, 100_000),
+};
+
+export const enricher = {
+  k8sSource: str('TOLLGATE_K8S_SOURCE', 'Kubernetes inventory: `kube` (in-cluster or KUBECONFIG), `file:<path>` (a kubectl `get -o json` List), or `sim` (the simulated cluster).', 'kube'),
+  cloud: oneOf('TOLLGATE_CLOUD', "The cluster's cloud (prices). Empty: from the nodes' spec.providerID.", '', ['', 'aws', 'gcp', 'azure'] as const),
+  natGateway: bool('TOLLGATE_NAT_GATEWAY', 'Internet traffic leaves through a NAT gateway (adds its processing price).', false),
+  directCidrs: list('TOLLGATE_DIRECT_CIDRS', 'Peered/on-prem ranges as `cidr=region/zone`, comma separated (class direct).'),
+  privateCidrs: list('TOLLGATE_PRIVATE_CIDRS', 'Extra VPC ranges classed `private` (RFC 1918 and ULA always are).'),
+  cloudRanges: list('TOLLGATE_CLOUD_RANGES', 'Provider range files as `aws:<ip-ranges.json>`, `gcp:<cloud.json>`, `azure:<ServiceTags.json>` (class cloud_service).'),
+  podGraceMs: int('TOLLGATE_POD_GRACE_MS', 'How long a deleted pod keeps its IP in the index (late flows).', 300_000, 0),
+};
+
+export const sink = {
+  batchRows: int('TOLLGATE_SINK_BATCH_ROWS', 'Rows per ClickHouse insert (at most).', 100_000, 1, 10_000_000),
+  flushMs: int('TOLLGATE_SINK_FLUSH_MS', 'Longest wait before a partial batch is inserted, ms.', 1_000, 10, 600_000),
+};
+
+export const sim = {
+  seed: int('TOLLGATE_SIM_SEED', 'Seed of the simulated cluster (same seed, same flows).', 1),
+  days: int('TOLLGATE_SIM_DAYS', 'Simulated days of traffic (the anomaly baseline needs more than 7).', 8, 1, 90),
+  scale: int('TOLLGATE_SIM_SCALE', 'Connections per workload per simulated hour, multiplier.', 1, 1, 1000),
+  start: str('TOLLGATE_SIM_START', 'ISO time the simulation starts. Empty: TOLLGATE_SIM_DAYS before the current hour.', ''),
+};
+
+export const allSettings = { ...common, ...kafka, ...clickhouse, ...geoip, ...agent, ...enricher, ...sink, ...sim };

@@ -1,0 +1,8 @@
+export type { Transport, Producer, Consumer, ConsumerOptions, BatchHandler, InMessage, OutMessage } from './transport.ts';
+export { MemoryTransport, partitionFor } from './memory.ts';
+export { PermanentError, isPermanent, errorMessage, retry } from './errors.ts';
+export { dlqMessage, DlqHeaders } from './dlq.ts';
+export { dlqTopic, topicNames, allTopics } from './topics.ts';
+export type { TopicNames } from './topics.ts';
+export { Lifecycle, once } from './component.ts';
+export type { Component } from './component.ts';

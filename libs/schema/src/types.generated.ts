@@ -1,0 +1,174 @@
+// Generated from schemas/*/v<N>.avsc by libs/schema/src/codegen.ts (npm run schemas:gen). Do not edit.
+/* eslint-disable */
+
+// anomaly-event/v1.avsc
+export type AnomalyRule = 'NEW_COUNTRY' | 'NEW_ASN' | 'UNEXPECTED_COUNTRY' | 'VOLUME_SPIKE' | 'MINING_PORT' | 'OTHER';
+
+export const AnomalyRuleValues = ['NEW_COUNTRY', 'NEW_ASN', 'UNEXPECTED_COUNTRY', 'VOLUME_SPIKE', 'MINING_PORT', 'OTHER'] as const;
+
+export interface Destination {
+  country: string;
+  asn: number;
+  ip: string;
+  port: number;
+}
+
+export type Severity = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+
+export const SeverityValues = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+
+/** Topic egress.anomalies.v1. One event per anomaly, exactly once (id is stable: rule, workload, destination and window). */
+export interface AnomalyEvent {
+  id: string;
+  detected_at: number;
+  window_start: number;
+  window_end: number;
+  cluster: string;
+  namespace: string;
+  workload_kind: string;
+  workload: string;
+  rule: AnomalyRule;
+  destination: Destination;
+  /** Egress bytes in the window. */
+  bytes: number;
+  /** What the rule compared against (0 for a never-seen destination). */
+  baseline_bytes: number;
+  score: number;
+  severity: Severity;
+}
+
+// enriched-flow-batch/v1.avsc
+export interface SourceRef {
+  agent_id: string;
+  seq: number;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export type IpFamily = 'IPV4' | 'IPV6';
+
+export const IpFamilyValues = ['IPV4', 'IPV6'] as const;
+
+export type Role = 'INITIATOR' | 'RESPONDER';
+
+export const RoleValues = ['INITIATOR', 'RESPONDER'] as const;
+
+export type EndpointKind = 'POD' | 'NODE' | 'SERVICE' | 'EXTERNAL';
+
+export const EndpointKindValues = ['POD', 'NODE', 'SERVICE', 'EXTERNAL'] as const;
+
+/** One end of a flow. Empty strings and 0 mean unknown. */
+export interface Endpoint {
+  ip: string;
+  port: number;
+  kind: EndpointKind;
+  cluster: string;
+  namespace: string;
+  /** Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet, Pod, Node, Service. */
+  workload_kind: string;
+  workload: string;
+  pod: string;
+  node: string;
+  zone: string;
+  region: string;
+  /** ISO 3166-1 alpha-2, from GeoIP; external ends only. */
+  country: string;
+  asn: number;
+  as_org: string;
+}
+
+export type TrafficClass = 'DIRECT' | 'CLOUD_SERVICE' | 'SAME_ZONE' | 'CROSS_ZONE' | 'CROSS_REGION' | 'PRIVATE' | 'INTERNET';
+
+export const TrafficClassValues = ['DIRECT', 'CLOUD_SERVICE', 'SAME_ZONE', 'CROSS_ZONE', 'CROSS_REGION', 'PRIVATE', 'INTERNET'] as const;
+
+export interface EnrichedFlow {
+  /** Start of the window the bytes belong to. */
+  time: number;
+  conntrack_id: number;
+  protocol: number;
+  family: IpFamily;
+  /** Which end of the connection the local side is. */
+  role: Role;
+  /** The side on the reporting node, which this record bills. */
+  local: Endpoint;
+  /** The other side. */
+  remote: Endpoint;
+  /** DESIGN.md section 4, decided in this order. */
+  class: TrafficClass;
+  /** The local side's cloud provider (aws, gcp, azure), which prices the bytes. */
+  cloud: string;
+  /** For CLOUD_SERVICE: the provider's service name (S3, ...). */
+  cloud_service: string;
+  cloud_service_region: string;
+  /** The bytes pass a NAT gateway (internet traffic of a cluster configured to use one). */
+  nat_gateway: boolean;
+  /** Bytes the local side sent. */
+  egress_bytes: number;
+  /** Bytes the local side received. */
+  ingress_bytes: number;
+  egress_packets: number;
+  ingress_packets: number;
+}
+
+/** Topic flows.enriched.v1. One Kafka message per flows.raw.v1 message: each raw flow becomes one enriched flow per side that is local to the reporting node (the side that pays for what it sends, DESIGN.md section 2). */
+export interface EnrichedFlowBatch {
+  cluster: string;
+  /** Node whose agent reported the flows. */
+  node: string;
+  window_start: number;
+  window_end: number;
+  /** Where the raw batch came from: with it a consumer can tell a re-emitted batch from a new one. */
+  source: SourceRef;
+  flows: Array<EnrichedFlow>;
+}
+
+// raw-flow-batch/v1.avsc
+export interface Tuple {
+  /** Source IP, textual (IPv4 dotted quad or IPv6). */
+  src: string;
+  dst: string;
+  /** Source port; 0 for protocols without ports. */
+  sport: number;
+  dport: number;
+}
+
+/** Counter growth of one conntrack entry since it was last reported. */
+export interface RawFlow {
+  /** conntrack entry id (-o id); with the original tuple it identifies the entry. */
+  conntrack_id: number;
+  /** IANA protocol number: 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, 132 SCTP. */
+  protocol: number;
+  family: IpFamily;
+  /** Original-direction tuple, as the initiator sent it (before DNAT). */
+  original: Tuple;
+  /** Reply-direction tuple, as the responder answers (after NAT): reply.src is the real responder. */
+  reply: Tuple;
+  /** Bytes initiator -> responder since the last report. */
+  orig_bytes: number;
+  orig_packets: number;
+  /** Bytes responder -> initiator since the last report. */
+  reply_bytes: number;
+  reply_packets: number;
+  /** When the entry started (conntrack timestamp) or, failing that, when the agent first saw it. */
+  flow_start: number;
+  /** True when this delta comes from the DESTROY event: the entry is gone. */
+  final: boolean;
+}
+
+/** Topic flows.raw.v1. One Kafka message: a batch of conntrack byte deltas from one node agent. Endpoints are NOT resolved here: both conntrack tuples are kept, the enricher resolves them (DESIGN.md section 1). */
+export interface RawFlowBatch {
+  /** Cluster name, from the agent's configuration. */
+  cluster: string;
+  /** Kubernetes node the agent runs on (spec.nodeName). */
+  node: string;
+  /** Identity of the agent process (node name + start time); with seq it identifies a batch. */
+  agent_id: string;
+  /** Batch sequence number, per agent_id, from 0. */
+  seq: number;
+  /** Start of the interval the deltas cover (previous poll). */
+  window_start: number;
+  /** End of the interval (this poll, or the DESTROY event time). */
+  window_end: number;
+  flows: Array<RawFlow>;
+}

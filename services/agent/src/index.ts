@@ -1,0 +1,1 @@
+import { x } from "@tollgate/log"; export const y = x;

@@ -1,0 +1,1 @@
+import { x } from "@tollgate/agent"; export const z = x;
