@@ -1,3 +1,3 @@
 export * from './config.ts';
 export * as settings from './settings.ts';
-export { allSettings } from './settings.ts';
+export { allSettings, settingsTable } from './settings.ts';

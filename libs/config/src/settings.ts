@@ -54,7 +54,13 @@ export const sim = {
   seed: int('TOLLGATE_SIM_SEED', 'Seed of the simulated cluster (same seed, same flows).', 1),
   days: int('TOLLGATE_SIM_DAYS', 'Simulated days of traffic (the anomaly baseline needs more than 7).', 8, 1, 90),
   scale: int('TOLLGATE_SIM_SCALE', 'Connections per workload per simulated hour, multiplier.', 1, 1, 1000),
-  start: str('TOLLGATE_SIM_START', 'ISO time the simulation starts. Empty: TOLLGATE_SIM_DAYS before the current hour.', ''),
+  start: str('TOLLGATE_SIM_START', 'ISO time the simulation starts. Empty: TOLLGATE_SIM_DAYS before today 00:00 UTC (so separate processes agree).', ''),
 };
 
 export const allSettings = { ...common, ...kafka, ...clickhouse, ...geoip, ...agent, ...enricher, ...sink, ...sim };
+
+/** The README's configuration table (Markdown), generated from this catalogue: `npm run docs:settings`. */
+export function settingsTable(): string {
+  const rows = Object.values(allSettings).map((s) => `| \`${s.name}\` | ${s.defaultText === '' ? '(empty)' : `\`${s.defaultText}\``} | ${s.doc.replace(/\|/g, '\\|')} |`);
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// The `tollgate` command. Tollgate's TypeScript runs directly on Node.js 24 (type stripping);
+// the repository pins Node 24 as a dev dependency, so `npm run tollgate -- …`, `npx tollgate …`
+// and the npm scripts use it even where the system Node is older.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 24 && !(major === 22 && minor >= 18)) {
+  console.error(
+    `tollgate: needs Node.js 24 (this is ${process.version}). Run it through npm, which uses the Node 24 the repository pins: ` +
+      '`npm run tollgate -- <command>` or `npx tollgate <command>` (after `npm ci`).',
+  );
+  process.exit(2);
+}
+const { main } = await import('../services/cli/src/main.ts');
+process.exitCode = await main(process.argv.slice(2), process.env);

@@ -1,0 +1,59 @@
+// What every command shares: settings parsed once, the root logger, the schema registry, and
+// the transport (Kafka when brokers are configured, else the in-process transport).
+import { hostname } from 'node:os';
+import { loadSettings, settings, ConfigError, type Env } from '@tollgate/config';
+import { createLogger, type Logger } from '@tollgate/log';
+import { SchemaRegistry } from '@tollgate/schema';
+import { MemoryTransport, allTopics, topicNames, type TopicNames, type Transport } from '@tollgate/pipeline';
+import { createKafkaTransport } from '@tollgate/kafka';
+
+export interface Runtime {
+  env: Env;
+  logger: Logger;
+  registry: SchemaRegistry;
+  common: ReturnType<typeof loadCommon>;
+  kafka: ReturnType<typeof loadKafka>;
+  topics: TopicNames;
+}
+
+const loadCommon = (env: Env) => loadSettings(settings.common, env);
+const loadKafka = (env: Env) => loadSettings(settings.kafka, env);
+
+export function createRuntime(env: Env, opts: { logLevel?: string } = {}): Runtime {
+  const common = loadCommon(env);
+  const kafka = loadKafka(env);
+  const level = (opts.logLevel ?? common.logLevel) as typeof common.logLevel;
+  return { env, logger: createLogger(level), registry: SchemaRegistry.load(), common, kafka, topics: topicNames(kafka.topicPrefix) };
+}
+
+/** Kafka if TOLLGATE_KAFKA_BROKERS is set; `required` services refuse to run without it. */
+export async function openTransport(rt: Runtime, role: string, required: boolean): Promise<Transport> {
+  if (rt.kafka.brokers.length === 0) {
+    if (required) throw new ConfigError('TOLLGATE_KAFKA_BROKERS', `is empty; the ${role} needs a Kafka broker (host:port)`);
+    const t = new MemoryTransport();
+    await t.ensureTopics(allTopics(rt.topics), rt.kafka.partitions);
+    return t;
+  }
+  const t = await createKafkaTransport({
+    brokers: rt.kafka.brokers,
+    client: rt.kafka.client,
+    clientId: `${rt.kafka.clientId}-${role}-${hostname()}`,
+    logger: rt.logger.child({ component: `kafka-${role}` }),
+  });
+  await t.ensureTopics(allTopics(rt.topics), rt.kafka.partitions);
+  return t;
+}
+
+/** Resolves on SIGINT/SIGTERM (once), so a service can stop gracefully and flush. */
+export function untilSignal(logger: Logger): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => {
+      logger.info({ signal: sig }, 'stopping');
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

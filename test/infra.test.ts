@@ -1,0 +1,80 @@
+// Checks the deployment files against the code: docker-compose.yml and infra/k8s parse, use only
+// settings Tollgate knows, and keep the security promises (least privilege).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { parse, parseAllDocuments } from 'yaml';
+import { allSettings } from '@tollgate/config';
+
+const root = new URL('../', import.meta.url);
+const known = new Set(Object.values(allSettings).map((s) => s.name));
+type Obj = Record<string, unknown>;
+const obj = (x: unknown): Obj => (x ?? {}) as Obj;
+
+test('docker-compose.yml: Kafka, ClickHouse and the three services, with known settings only', () => {
+  const compose = obj(parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }));
+  const services = obj(compose.services);
+  for (const name of ['kafka', 'clickhouse', 'agent', 'enricher', 'sink']) assert.ok(services[name], `service ${name}`);
+  for (const [name, svc] of Object.entries(services)) {
+    const image = String(obj(svc).image ?? '');
+    assert.match(image, /:[\w.-]+$/, `${name} pins an image tag`);
+    assert.doesNotMatch(image, /:latest$/, `${name} does not use :latest`);
+  }
+  for (const name of ['agent', 'enricher', 'sink']) {
+    const svc = obj(services[name]);
+    assert.deepEqual(svc.command, [name]);
+    const env = obj(svc.environment);
+    assert.ok(Object.keys(env).length > 0);
+    for (const k of Object.keys(env)) assert.ok(known.has(k), `${name}: ${k} is a Tollgate setting`);
+    assert.equal(env.TOLLGATE_KAFKA_BROKERS, 'kafka:9092');
+  }
+  assert.equal(obj(obj(services.sink).environment).TOLLGATE_CLICKHOUSE_URL, 'http://clickhouse:8123');
+});
+
+const manifests = readdirSync(new URL('infra/k8s/', root))
+  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+  .flatMap((f) => parseAllDocuments(readFileSync(new URL(`infra/k8s/${f}`, root), 'utf8')).map((d) => obj(d.toJSON())));
+const byKind = (kind: string) => manifests.filter((m) => m.kind === kind);
+
+test('k8s: the agent has NET_ADMIN and nothing else, is not privileged, and has no API token', () => {
+  const ds = byKind('DaemonSet').find((d) => obj(d.metadata).name === 'tollgate-agent');
+  assert.ok(ds);
+  const pod = obj(obj(obj(ds.spec).template).spec);
+  assert.equal(pod.automountServiceAccountToken, false);
+  assert.equal(pod.hostNetwork, true);
+  const c = obj((pod.containers as unknown[])[0]);
+  const sc = obj(c.securityContext);
+  assert.equal(sc.privileged, false);
+  assert.equal(sc.allowPrivilegeEscalation, false);
+  assert.deepEqual(obj(sc.capabilities), { drop: ['ALL'], add: ['NET_ADMIN'] });
+});
+
+test('k8s: the enricher may only read the objects it indexes', () => {
+  const roles = byKind('ClusterRole');
+  assert.equal(roles.length, 1);
+  for (const rule of roles[0]!.rules as Obj[]) {
+    assert.deepEqual([...(rule.verbs as string[])].sort(), ['get', 'list', 'watch']);
+    assert.ok(!(rule.resources as string[]).includes('*'));
+    assert.ok(!(rule.resources as string[]).includes('secrets'));
+  }
+  const deployment = byKind('Deployment').find((d) => obj(d.metadata).name === 'tollgate-enricher');
+  assert.equal(obj(obj(obj(deployment?.spec).template).spec).serviceAccountName, 'tollgate-enricher');
+});
+
+test('k8s: every TOLLGATE_ variable is a known setting and passwords come from Secrets', () => {
+  for (const m of manifests) {
+    if (m.kind === 'ConfigMap') {
+      for (const k of Object.keys(obj(m.data))) {
+        assert.ok(known.has(k), `ConfigMap key ${k}`);
+        assert.doesNotMatch(k, /PASSWORD/);
+      }
+    }
+    const pod = obj(obj(obj(m.spec).template).spec);
+    for (const c of (pod.containers as Obj[] | undefined) ?? []) {
+      for (const e of (c.env as Obj[] | undefined) ?? []) {
+        assert.ok(known.has(String(e.name)), `${String(e.name)}`);
+        if (/PASSWORD/.test(String(e.name))) assert.ok(obj(e.valueFrom).secretKeyRef, 'password from a Secret');
+      }
+    }
+  }
+});
