@@ -1,1 +1,7 @@
-export const x = 1;
+export { createKafkaTransport, kafkaClients } from './transport.ts';
+export type { KafkaClientName, KafkaTransportOptions } from './transport.ts';
+export { checkBrokers } from './reachability.ts';
+export type { ProbeResult } from './reachability.ts';
+export { chunkBySize, parseBroker, BROKERS_SETTING } from './common.ts';
+export { defaultTuning } from './shared.ts';
+export type { TransportTuning } from './shared.ts';

@@ -1,0 +1,140 @@
+// Pieces both client adapters share: broker list checks, the size-bounded split of a send,
+// the per-partition start floors of `onAssign`, and the small promise helpers of a consumer.
+import { ConfigError } from '@tollgate/config';
+import type { ConsumerOptions, InMessage, OutMessage } from '@tollgate/pipeline';
+
+export const BROKERS_SETTING = 'TOLLGATE_KAFKA_BROKERS';
+
+export interface Broker {
+  host: string;
+  port: number;
+}
+
+/** `host:port` (IPv6 as `[::1]:9092`) -> {host, port}; anything else is a ConfigError. */
+export function parseBroker(s: string): Broker {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) throw new ConfigError(BROKERS_SETTING, `'${s}' is not host:port`);
+  return { host: m[1]!, port };
+}
+
+/** The largest produce request this transport builds (a broker's default message.max.bytes is 1 MiB). */
+export const MAX_REQUEST_BYTES = 900 * 1024;
+
+function approxSize(m: OutMessage): number {
+  let n = 64 + m.value.length + Buffer.byteLength(m.key);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + v.length + 8;
+  return n;
+}
+
+/**
+ * Splits a send into consecutive chunks of at most `maxBytes` (a message larger than that
+ * travels alone and the broker decides). Order is kept, so per-key order is kept.
+ */
+export function chunkBySize(messages: OutMessage[], maxBytes = MAX_REQUEST_BYTES): OutMessage[][] {
+  const chunks: OutMessage[][] = [];
+  let current: OutMessage[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const s = approxSize(m);
+    if (current.length > 0 && size + s > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(m);
+    size += s;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/**
+ * The start floors `onAssign` returned for the current assignment. Messages below the floor
+ * of their partition are skipped: the consumer starts at max(committed, floor) without a
+ * seek, which holds whatever the client fetched in between (a rebalance, a retry).
+ */
+export class StartFloors {
+  private floors = new Map<string, number>();
+  private ready: Promise<void> = Promise.resolve();
+  private generation = 0;
+
+  /** A new assignment: calls onAssign per topic; `wait()` holds deliveries until it settles. */
+  assign(onAssign: ConsumerOptions['onAssign'], assignment: Map<string, number[]>): Promise<void> {
+    const gen = ++this.generation;
+    this.floors = new Map();
+    if (!onAssign) return (this.ready = Promise.resolve());
+    const floors = new Map<string, number>();
+    this.ready = (async () => {
+      for (const [topic, partitions] of assignment) {
+        if (partitions.length === 0) continue;
+        const start = await onAssign(topic, [...partitions].sort((a, b) => a - b));
+        for (const [p, offset] of start ?? []) floors.set(`${topic}:${p}`, offset);
+      }
+      if (gen === this.generation) this.floors = floors;
+    })();
+    return this.ready;
+  }
+
+  wait(): Promise<void> {
+    return this.ready;
+  }
+
+  /** The messages at or above the floor of their partition. */
+  filter(messages: InMessage[]): InMessage[] {
+    if (this.floors.size === 0 || messages.length === 0) return messages;
+    const floor = this.floors.get(`${messages[0]!.topic}:${messages[0]!.partition}`);
+    return floor === undefined ? messages : messages.filter((m) => m.offset >= floor);
+  }
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/** Settles after `ms` or when `wake()` is called, whichever comes first. */
+export class Wakeup {
+  private waiters: Array<() => void> = [];
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(t);
+        this.waiters = this.waiters.filter((w) => w !== finish);
+        resolve();
+      };
+      const t = setTimeout(finish, ms);
+      this.waiters.push(finish);
+    });
+  }
+  wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** Serializes async calls: each starts after the previous one settled. */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => {});
+    return next;
+  }
+}
+
+export function headersToRecord(entries: Iterable<[unknown, unknown]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of entries) {
+    if (k === null || k === undefined) continue;
+    out[String(k)] = v === null || v === undefined ? '' : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
+  return out;
+}

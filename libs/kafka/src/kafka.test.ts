@@ -1,0 +1,175 @@
+// The Kafka transport on the REAL broker (bash infra/kafka/kafka.sh ensure), once per client.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '@tollgate/config';
+import { createLogger } from '@tollgate/log';
+import type { BatchHandler, ConsumerOptions, InMessage, Transport } from '@tollgate/pipeline';
+import { createKafkaTransport, kafkaClients, checkBrokers } from './index.ts';
+
+const BROKER = '127.0.0.1:9092';
+const logger = createLogger('silent');
+const run = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+const name = (what: string) => `tollgate-test-${run}-${what}`;
+
+before(async () => {
+  try {
+    await checkBrokers([BROKER], 3_000);
+  } catch {
+    throw new Error(`Kafka is not running on ${BROKER}: start it with \`bash infra/kafka/kafka.sh ensure\``);
+  }
+});
+
+/** Runs a consumer until `until(seen)` holds, then closes it. Batches as delivered. */
+async function consume(t: Transport, options: ConsumerOptions, until: (seen: InMessage[]) => boolean, handle?: BatchHandler): Promise<InMessage[][]> {
+  const batches: InMessage[][] = [];
+  const c = await t.consumer('test', options);
+  let resolveDone!: () => void;
+  const reached = new Promise<void>((r) => (resolveDone = r));
+  await c.run(async (messages) => {
+    if (handle) await handle(messages);
+    batches.push(messages);
+    if (until(batches.flat())) resolveDone();
+  });
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out; got ${batches.flat().length} messages`)), 30_000).unref());
+  try {
+    await Promise.race([reached, timeout, c.done.then(() => Promise.reject(new Error('consumer stopped early')))]);
+  } finally {
+    await c.close();
+  }
+  return batches;
+}
+
+for (const client of kafkaClients) {
+  describe(`kafka transport (${client})`, () => {
+    let t: Transport;
+    before(async () => {
+      t = await createKafkaTransport({ brokers: [BROKER], client, clientId: `test-${client}`, logger });
+    });
+    after(async () => {
+      await t?.close();
+    });
+
+    test('round trip: keys keep their partition, headers and values arrive, one partition per batch in offset order, commits', async () => {
+      const topic = name(`${client}-rt`);
+      await t.ensureTopics([topic], 3);
+      const p = await t.producer('rt');
+      const sent = Array.from({ length: 60 }, (_, i) => ({ key: `node-${i % 7}`, value: Buffer.from(`value-${i}`), headers: { seq: String(i), agent: 'a1' } }));
+      await p.send(topic, sent.slice(0, 30));
+      await p.send(topic, sent.slice(30));
+      await p.close();
+      const end = await t.endOffsets(topic);
+      assert.equal([...end.values()].reduce((a, b) => a + b, 0), 60);
+      assert.deepEqual([...end.keys()].sort(), [0, 1, 2]);
+
+      const group = name(`${client}-rt-g`);
+      const batches = await consume(t, { groupId: group, topics: [topic], maxBatch: 8, maxWaitMs: 200 }, (s) => s.length >= 60);
+      const seen = batches.flat();
+      assert.equal(seen.length, 60);
+      for (const b of batches) {
+        assert.ok(b.length <= 8);
+        assert.ok(b.every((m) => m.partition === b[0]!.partition && m.topic === topic));
+        for (let i = 1; i < b.length; i++) assert.ok(b[i]!.offset > b[i - 1]!.offset);
+      }
+      const partitionOfKey = new Map<string, number>();
+      for (const m of seen) {
+        const i = Number(m.headers.seq);
+        assert.equal(m.key, sent[i]!.key);
+        assert.equal(m.value.toString(), `value-${i}`);
+        assert.deepEqual(m.headers, { seq: String(i), agent: 'a1' });
+        assert.equal(partitionOfKey.get(m.key) ?? m.partition, m.partition, `key ${m.key} on one partition`);
+        partitionOfKey.set(m.key, m.partition);
+      }
+      assert.deepEqual([...new Set(seen.map((m) => Number(m.headers.seq)))].sort((a, b) => a - b), sent.map((_, i) => i));
+      // Per key, the order of sending is the order of offsets.
+      for (const key of partitionOfKey.keys()) {
+        const seqs = seen.filter((m) => m.key === key).sort((a, b) => a.offset - b.offset).map((m) => Number(m.headers.seq));
+        assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+      }
+      assert.deepEqual(await t.committed(group, topic), end);
+    });
+
+    test('commit only after the handler: a failed batch is delivered again to the next consumer, nothing lost', async () => {
+      const topic = name(`${client}-commit`);
+      await t.ensureTopics([topic], 1);
+      const p = await t.producer('commit');
+      await p.send(topic, Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+      await p.close();
+      const group = name(`${client}-commit-g`);
+
+      const first = await t.consumer('c1', { groupId: group, topics: [topic], maxBatch: 5, maxWaitMs: 200 });
+      const handled: number[] = [];
+      let calls = 0;
+      await first.run(async (messages) => {
+        calls++;
+        if (calls === 2) throw new Error('boom');
+        handled.push(...messages.map((m) => m.offset));
+      });
+      await assert.rejects(first.done, /boom/);
+      await first.close(); // idempotent after a failure
+      assert.deepEqual(handled, [0, 1, 2, 3, 4]);
+      assert.deepEqual(await t.committed(group, topic), new Map([[0, 5]]));
+
+      const again = (await consume(t, { groupId: group, topics: [topic], maxBatch: 5, maxWaitMs: 200 }, (s) => s.some((m) => m.offset === 19))).flat();
+      assert.deepEqual(
+        again.map((m) => m.offset),
+        Array.from({ length: 15 }, (_, i) => i + 5),
+      );
+      assert.deepEqual(
+        again.map((m) => m.value.toString()),
+        Array.from({ length: 15 }, (_, i) => String(i + 5)),
+      );
+      assert.deepEqual(await t.committed(group, topic), new Map([[0, 20]]));
+    });
+
+    test('onAssign moves the start forward: start = max(committed, returned)', async () => {
+      const topic = name(`${client}-assign`);
+      await t.ensureTopics([topic], 1);
+      const p = await t.producer('assign');
+      await p.send(topic, Array.from({ length: 10 }, (_, i) => ({ key: 'k', value: Buffer.from(String(i)) })));
+      const group = name(`${client}-assign-g`);
+      const calls: Array<[string, number[]]> = [];
+      const onAssign = (start: number) => async (tp: string, partitions: number[]) => {
+        calls.push([tp, partitions]);
+        return new Map([[0, start]]);
+      };
+
+      const first = (await consume(t, { groupId: group, topics: [topic], maxBatch: 100, maxWaitMs: 200, onAssign: onAssign(4) }, (s) => s.some((m) => m.offset === 9))).flat();
+      assert.deepEqual(
+        first.map((m) => m.offset),
+        [4, 5, 6, 7, 8, 9],
+      );
+      assert.deepEqual(calls, [[topic, [0]]]);
+
+      // Committed (10) is past the returned offset (2): the committed one wins.
+      await p.send(topic, Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: Buffer.from(String(10 + i)) })));
+      await p.close();
+      const second = (await consume(t, { groupId: group, topics: [topic], maxBatch: 100, maxWaitMs: 200, onAssign: onAssign(2) }, (s) => s.some((m) => m.offset === 14))).flat();
+      assert.deepEqual(
+        second.map((m) => m.offset),
+        [10, 11, 12, 13, 14],
+      );
+    });
+
+    test('ensureTopics creates what is missing and is idempotent', async () => {
+      const a = name(`${client}-ens-a`);
+      const b = name(`${client}-ens-b`);
+      await t.ensureTopics([a], 2);
+      await t.ensureTopics([a, b, `${b}.dlq`], 3);
+      await t.ensureTopics([a, b, `${b}.dlq`], 3);
+      assert.deepEqual([...(await t.endOffsets(a)).entries()], [[0, 0], [1, 0]]);
+      assert.deepEqual([...(await t.endOffsets(b)).entries()], [[0, 0], [1, 0], [2, 0]]);
+      assert.equal((await t.endOffsets(`${b}.dlq`)).size, 3);
+      assert.deepEqual(await t.committed(name(`${client}-nogroup`), a), new Map());
+    });
+
+    test('an unreachable broker is a ConfigError naming TOLLGATE_KAFKA_BROKERS and the broker', { timeout: 15_000 }, async () => {
+      await assert.rejects(createKafkaTransport({ brokers: ['127.0.0.1:1'], client, clientId: 'test', logger }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.setting, 'TOLLGATE_KAFKA_BROKERS');
+        assert.match(err.message, /127\.0\.0\.1:1 \(ECONNREFUSED\)/);
+        return true;
+      });
+    });
+  });
+}

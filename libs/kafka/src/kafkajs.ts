@@ -1,0 +1,277 @@
+// The Transport on kafkajs. Its eachBatch already hands one partition's fetched messages at a
+// time; this adapter splits them into handler calls of at most maxBatch messages and commits
+// offset+1 of each call's last message after the handler resolved.
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer as KjsConsumer, EachBatchPayload, KafkaMessage, LogEntry, Producer as KjsProducer, Kafka as KafkaClient } from 'kafkajs';
+import type { Logger } from '@tollgate/log';
+import type { BatchHandler, Consumer, ConsumerOptions, InMessage, OutMessage, Producer, Transport } from '@tollgate/pipeline';
+import { SerialQueue, StartFloors, chunkBySize, deferred, headersToRecord } from './common.ts';
+import { describeError, isRebalanceError, type TransportTuning } from './shared.ts';
+
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+/** kafkajs logs through pino at debug (it is chatty, and Tollgate reports what matters itself). */
+function logCreator(logger: Logger) {
+  return () =>
+    ({ namespace, log }: LogEntry) => {
+      const { message, ...rest } = log;
+      logger.debug({ kafkajs: namespace, ...rest }, String(message));
+    };
+}
+
+function toInMessage(topic: string, partition: number, m: KafkaMessage): InMessage {
+  const headers: Array<[string, unknown]> = [];
+  for (const [k, v] of Object.entries(m.headers ?? {})) headers.push([k, Array.isArray(v) ? v[v.length - 1] : v]);
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    key: m.key ? m.key.toString('utf8') : '',
+    value: m.value ?? Buffer.alloc(0),
+    headers: headersToRecord(headers),
+  };
+}
+
+export class KafkajsTransport implements Transport {
+  readonly name = 'kafka (kafkajs)';
+  private readonly kafka: KafkaClient;
+  private readonly admin: Admin;
+  private readonly brokers: string[];
+  private readonly clientId: string;
+  private readonly open = new Set<{ close(): Promise<void> }>();
+  private adminConnected = false;
+  private closed = false;
+  private readonly logger: Logger;
+  private readonly tuning: TransportTuning;
+
+  constructor(brokers: string[], clientId: string, logger: Logger, tuning: TransportTuning) {
+    this.logger = logger;
+    this.tuning = tuning;
+    this.brokers = brokers;
+    this.clientId = clientId;
+    this.kafka = this.client('admin');
+    this.admin = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 } });
+  }
+
+  /** kafkajs names connections per Kafka instance: one per producer and consumer. */
+  private client(name: string): KafkaClient {
+    return new Kafka({
+      clientId: `${this.clientId}-${name}`,
+      brokers: this.brokers,
+      connectionTimeout: 5_000,
+      requestTimeout: 30_000,
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
+      logLevel: this.logger.isLevelEnabled('debug') ? logLevel.INFO : logLevel.NOTHING,
+      logCreator: logCreator(this.logger),
+    });
+  }
+
+  /** Connects the admin client and reads metadata: proves the broker speaks Kafka. */
+  async ping(): Promise<void> {
+    if (!this.adminConnected) {
+      await this.admin.connect();
+      this.adminConnected = true;
+    }
+    await this.admin.listTopics();
+  }
+
+  async ensureTopics(topics: string[], partitions: number): Promise<void> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    try {
+      await this.admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })), waitForLeaders: true, timeout: 15_000 });
+      this.logger.info({ topics: missing, partitions }, 'created Kafka topics');
+    } catch (err) {
+      // Another process may have created some of them meanwhile; anything else is real.
+      const now = new Set(await this.admin.listTopics());
+      if (missing.some((t) => !now.has(t))) throw err;
+    }
+  }
+
+  async producer(clientId: string): Promise<Producer> {
+    const client: KjsProducer = this.client(clientId).producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await client.connect();
+    const serial = new SerialQueue();
+    let closed = false;
+    const producer: Producer = {
+      send: (topic: string, messages: OutMessage[]) =>
+        serial.run(async () => {
+          if (closed) throw new Error(`producer ${clientId} is closed`);
+          for (const chunk of chunkBySize(messages, this.tuning.maxRequestBytes)) {
+            await client.send({ topic, acks: -1, timeout: 30_000, messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })) });
+          }
+        }),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await serial.run(async () => {});
+        this.open.delete(producer);
+        await client.disconnect();
+      },
+    };
+    this.open.add(producer);
+    return producer;
+  }
+
+  async consumer(clientId: string, options: ConsumerOptions): Promise<Consumer> {
+    const c = new KafkajsConsumer(this.client(clientId), options, this.logger, this.tuning);
+    this.open.add(c);
+    c.done.then(
+      () => this.open.delete(c),
+      () => this.open.delete(c),
+    );
+    return c;
+  }
+
+  async committed(groupId: string, topic: string): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    const res = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    for (const t of res) for (const p of [...t.partitions].sort((a, b) => a.partition - b.partition)) if (Number(p.offset) >= 0) out.set(p.partition, Number(p.offset));
+    return out;
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    const res = await this.admin.fetchTopicOffsets(topic);
+    return new Map(res.map((p) => [p.partition, Number(p.high)] as const).sort((a, b) => a[0] - b[0]));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.open].map((c) => c.close()));
+    await this.admin.disconnect();
+  }
+}
+
+class KafkajsConsumer implements Consumer {
+  readonly done: Promise<void>;
+  private readonly settle = deferred<void>();
+  private readonly joined = deferred<void>();
+  private readonly client: KjsConsumer;
+  private readonly floors = new StartFloors();
+  private readonly maxBatch: number;
+  private readonly options: ConsumerOptions;
+  private readonly logger: Logger;
+  private stopping = false;
+  private running = false;
+  private failure: unknown;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(kafka: KafkaClient, options: ConsumerOptions, logger: Logger, tuning: TransportTuning) {
+    this.options = options;
+    this.logger = logger;
+    this.done = this.settle.promise;
+    this.done.catch(() => {});
+    this.joined.promise.catch(() => {});
+    this.maxBatch = options.maxBatch ?? 100;
+    this.client = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: options.maxWaitMs ?? 500,
+      minBytes: 1,
+      maxBytes: tuning.fetchMaxBytes,
+      maxBytesPerPartition: tuning.fetchMaxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      // A failure surfaces in `done`; the caller decides to restart.
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000, restartOnFailure: async () => false },
+    });
+    this.client.on(this.client.events.GROUP_JOIN, (e) => {
+      const assignment = new Map<string, number[]>(Object.entries(e.payload.memberAssignment));
+      this.logger.debug({ group: options.groupId, assignment: e.payload.memberAssignment }, 'kafka consumer joined');
+      this.floors.assign(this.options.onAssign, assignment).catch((err) => this.fail(err));
+      this.joined.resolve();
+    });
+    this.client.on(this.client.events.CRASH, (e) => {
+      if (!e.payload.restart) this.fail(e.payload.error);
+    });
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    if (this.running) throw new Error('consumer already running');
+    this.running = true;
+    await this.client.connect();
+    await this.client.subscribe({ topics: this.options.topics, fromBeginning: true });
+    await this.client.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.eachBatch(handler, payload),
+    });
+    await Promise.race([this.joined.promise, this.done]);
+  }
+
+  private async eachBatch(handler: BatchHandler, p: EachBatchPayload): Promise<void> {
+    const { batch } = p;
+    if (this.stopping) return;
+    await this.floors.wait();
+    for (let i = 0; i < batch.messages.length; i += this.maxBatch) {
+      if (this.stopping || !p.isRunning() || p.isStale()) return;
+      const chunk = batch.messages.slice(i, i + this.maxBatch).map((m) => toInMessage(batch.topic, batch.partition, m));
+      const last = chunk[chunk.length - 1]!;
+      const messages = this.floors.filter(chunk);
+      if (messages.length > 0) {
+        try {
+          await handler(messages);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        try {
+          await p.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(last.offset + 1) }] }] });
+        } catch (err) {
+          if (!isRebalanceError(err)) {
+            this.fail(err);
+            return;
+          }
+          // The partition was rebalanced while the batch was in hand: its new owner re-reads it.
+          this.logger.warn({ topic: batch.topic, partition: batch.partition, offset: last.offset + 1, err: describeError(err) }, 'kafka commit lost to a rebalance; the batch will be delivered again');
+          throw err;
+        }
+      }
+      p.resolveOffset(String(last.offset));
+      await p.heartbeat();
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err ?? new Error('kafka consumer failed');
+    this.stopping = true;
+    // Not awaited here: stopping waits for eachBatch, which may be the caller.
+    setImmediate(() => void this.shutdown());
+  }
+
+  private shutdown(): Promise<void> {
+    if (!this.closePromise) {
+      this.stopping = true;
+      this.closePromise = (async () => {
+        try {
+          await this.client.stop();
+        } catch (err) {
+          this.logger.debug({ err: describeError(err) }, 'kafka consumer stop');
+        }
+        try {
+          await this.client.disconnect();
+        } catch (err) {
+          this.logger.debug({ err: describeError(err) }, 'kafka consumer disconnect');
+        }
+        this.joined.reject(this.failure ?? new Error('consumer closed'));
+        if (this.failure !== undefined) this.settle.reject(this.failure);
+        else this.settle.resolve();
+      })();
+    }
+    return this.closePromise;
+  }
+
+  async close(): Promise<void> {
+    await this.shutdown();
+  }
+}

@@ -1,0 +1,363 @@
+// The Transport on @platformatic/kafka. Its consumer is a stream of single messages; this
+// adapter groups them per partition, hands one partition's batch at a time to the handler and
+// commits (offset+1 of the last message) only after the handler resolved.
+import {
+  Admin,
+  Consumer as PltConsumer,
+  Producer as PltProducer,
+  ProduceAcks,
+  findErrorBy,
+  stringDeserializer,
+  stringSerializer,
+  type Message,
+  type MessagesStream,
+  type ConsumerGroupJoinPayload,
+} from '@platformatic/kafka';
+import type { Logger } from '@tollgate/log';
+import type { BatchHandler, Consumer, ConsumerOptions, InMessage, OutMessage, Producer, Transport } from '@tollgate/pipeline';
+import { SerialQueue, StartFloors, Wakeup, chunkBySize, deferred, headersToRecord } from './common.ts';
+import { describeError, isRebalanceError, waitForLeaders, type TransportTuning } from './shared.ts';
+
+type Msg = Message<string, Buffer, string, string>;
+
+interface Queued {
+  message: InMessage;
+  leaderEpoch: number;
+}
+
+/** Per-partition FIFO queues, taken from in round-robin order. */
+class PartitionQueues {
+  private readonly queues = new Map<string, Queued[]>();
+  private cursor = 0;
+  size = 0;
+
+  push(key: string, q: Queued): void {
+    let list = this.queues.get(key);
+    if (!list) this.queues.set(key, (list = []));
+    list.push(q);
+    this.size++;
+  }
+
+  take(max: number): Queued[] | undefined {
+    const keys = [...this.queues.keys()];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[(this.cursor + i) % keys.length]!;
+      const list = this.queues.get(key)!;
+      if (list.length === 0) continue;
+      this.cursor = (this.cursor + i + 1) % keys.length;
+      const out = list.splice(0, max);
+      this.size -= out.length;
+      return out;
+    }
+    return undefined;
+  }
+
+  clear(): void {
+    this.queues.clear();
+    this.size = 0;
+  }
+}
+
+export class PlatformaticTransport implements Transport {
+  readonly name = 'kafka (@platformatic/kafka)';
+  private readonly admin: Admin;
+  private readonly open = new Set<{ close(): Promise<void> }>();
+  private closed = false;
+  private readonly brokers: string[];
+  private readonly clientId: string;
+  private readonly logger: Logger;
+  private readonly tuning: TransportTuning;
+
+  constructor(brokers: string[], clientId: string, logger: Logger, tuning: TransportTuning) {
+    this.brokers = brokers;
+    this.clientId = clientId;
+    this.logger = logger;
+    this.tuning = tuning;
+    this.admin = new Admin({ clientId: `${clientId}-admin`, bootstrapBrokers: brokers, timeout: 10_000, retries: 2, retryDelay: 500, connectTimeout: 5_000 });
+  }
+
+  /** A metadata round trip: proves the broker speaks Kafka. */
+  async ping(): Promise<void> {
+    await this.admin.metadata({ topics: [] });
+  }
+
+  async ensureTopics(topics: string[], partitions: number): Promise<void> {
+    const existing = new Set(await this.admin.listTopics());
+    const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+    if (missing.length === 0) return;
+    try {
+      await this.admin.createTopics({ topics: missing, partitions, replicas: -1 });
+      this.logger.info({ topics: missing, partitions }, 'created Kafka topics');
+    } catch (err) {
+      // Another process may have created some of them meanwhile; anything else is real.
+      if (!findErrorBy(err as Error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw err;
+      const now = new Set(await this.admin.listTopics());
+      const still = missing.filter((t) => !now.has(t));
+      if (still.length > 0) throw err;
+    }
+    await waitForLeaders(async () => {
+      const md = await this.admin.metadata({ topics: missing, forceUpdate: true });
+      return missing.every((t) => {
+        const topic = md.topics.get(t);
+        return topic !== undefined && topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0);
+      });
+    }, missing);
+  }
+
+  async producer(clientId: string): Promise<Producer> {
+    const client = new PltProducer<string, Buffer, string, string>({
+      clientId: `${this.clientId}-${clientId}`,
+      bootstrapBrokers: this.brokers,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      autocreateTopics: false,
+      timeout: 30_000,
+      retries: 5,
+      retryDelay: 500,
+      serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+    });
+    const serial = new SerialQueue();
+    let closed = false;
+    const producer: Producer = {
+      send: (topic: string, messages: OutMessage[]) =>
+        serial.run(async () => {
+          if (closed) throw new Error(`producer ${clientId} is closed`);
+          for (const chunk of chunkBySize(messages, this.tuning.maxRequestBytes)) {
+            await client.send({
+              messages: chunk.map((m) => ({ topic, key: m.key, value: m.value, headers: m.headers ?? {} })),
+            });
+          }
+        }),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await serial.run(async () => {});
+        this.open.delete(producer);
+        await client.close();
+      },
+    };
+    this.open.add(producer);
+    return producer;
+  }
+
+  async consumer(clientId: string, options: ConsumerOptions): Promise<Consumer> {
+    const c = new PlatformaticConsumer(this.brokers, `${this.clientId}-${clientId}`, options, this.logger, this.tuning);
+    this.open.add(c);
+    c.done.then(
+      () => this.open.delete(c),
+      () => this.open.delete(c),
+    );
+    return c;
+  }
+
+  async committed(groupId: string, topic: string): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    const groups = await this.admin.listConsumerGroupOffsets({ groups: [groupId] });
+    for (const g of groups) {
+      for (const t of g.topics) {
+        if (t.name !== topic) continue;
+        for (const p of [...t.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex)) if (p.committedOffset >= 0n) out.set(p.partitionIndex, Number(p.committedOffset));
+      }
+    }
+    return out;
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    const md = await this.admin.metadata({ topics: [topic] });
+    const count = md.topics.get(topic)?.partitionsCount ?? 0;
+    const listed = await this.admin.listOffsets({
+      topics: [{ name: topic, partitions: Array.from({ length: count }, (_, i) => ({ partitionIndex: i, timestamp: -1n })) }],
+    });
+    const out = new Map<number, number>();
+    for (const t of listed) for (const p of [...t.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex)) out.set(p.partitionIndex, Number(p.offset));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.open].map((c) => c.close()));
+    await this.admin.close();
+  }
+}
+
+class PlatformaticConsumer implements Consumer {
+  readonly done: Promise<void>;
+  private readonly settle = deferred<void>();
+  private readonly client: PltConsumer<string, Buffer, string, string>;
+  private stream: MessagesStream<string, Buffer, string, string> | undefined;
+  private readonly queues = new PartitionQueues();
+  private readonly floors = new StartFloors();
+  /** Next offset per partition after what this consumer handled and committed (commits never go back). */
+  private readonly handled = new Map<string, number>();
+  private assigned = new Set<string>();
+  private generation = -1;
+  /** After a (re)join, until the stream has re-read the committed offsets, what it emits is stale. */
+  private awaitingOffsets = true;
+  private readonly wake = new Wakeup();
+  private readonly maxBatch: number;
+  private readonly maxWaitMs: number;
+  private readonly highWater: number;
+  private pausedByUs = false;
+  private closing = false;
+  private loop: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private failure: unknown;
+  private readonly options: ConsumerOptions;
+  private readonly logger: Logger;
+
+  constructor(brokers: string[], clientId: string, options: ConsumerOptions, logger: Logger, tuning: TransportTuning) {
+    this.options = options;
+    this.logger = logger;
+    this.done = this.settle.promise;
+    this.done.catch(() => {});
+    this.maxBatch = options.maxBatch ?? 100;
+    this.maxWaitMs = options.maxWaitMs ?? 500;
+    this.highWater = Math.max(this.maxBatch * 2, 64);
+    this.client = new PltConsumer<string, Buffer, string, string>({
+      clientId,
+      groupId: options.groupId,
+      bootstrapBrokers: brokers,
+      autocommit: false,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 30_000,
+      heartbeatInterval: 1_000,
+      minBytes: 1,
+      maxWaitTime: this.maxWaitMs,
+      maxBytes: tuning.fetchMaxBytes,
+      maxBytesPerPartition: tuning.fetchMaxBytesPerPartition,
+      highWaterMark: Math.max(this.maxBatch, 16),
+      timeout: 30_000,
+      retries: 5,
+      retryDelay: 500,
+      deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
+    });
+    // Registered before consume() so it runs before the stream's own listener on every join.
+    this.client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.onJoin(payload));
+  }
+
+  private onJoin(payload: ConsumerGroupJoinPayload): void {
+    this.generation = payload.generationId ?? this.client.generationId;
+    const assignment = new Map<string, number[]>();
+    for (const a of payload.assignments ?? this.client.assignments ?? []) assignment.set(a.topic, a.partitions);
+    this.assigned = new Set([...assignment].flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
+    // The stream restarts from the committed offsets after a join; what we hold is re-fetched.
+    this.queues.clear();
+    this.awaitingOffsets = true;
+    this.logger.debug({ group: this.options.groupId, generation: this.generation, assignment: Object.fromEntries(assignment) }, 'kafka consumer joined');
+    this.floors.assign(this.options.onAssign, assignment).catch((err) => this.fail(err));
+    this.wake.wake();
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    if (this.loop) throw new Error('consumer already running');
+    const stream = await this.client.consume({
+      topics: this.options.topics,
+      mode: 'committed',
+      fallbackMode: 'earliest',
+      autocommit: false,
+    });
+    this.stream = stream;
+    stream.on('offsets', () => {
+      this.awaitingOffsets = false;
+      this.wake.wake();
+    });
+    stream.on('data', (m: Msg) => this.onMessage(m));
+    stream.on('error', (err: Error) => this.fail(err));
+    this.loop = this.dispatch(handler);
+    this.loop.then(
+      () => this.shutdown(),
+      (err) => this.fail(err),
+    );
+  }
+
+  private onMessage(m: Msg): void {
+    const key = `${m.topic}:${m.partition}`;
+    const meta = m.metadata as { consumer?: { generationId?: number } } | undefined;
+    if (this.awaitingOffsets || !this.assigned.has(key) || (meta?.consumer?.generationId ?? this.generation) !== this.generation) return;
+    const offset = Number(m.offset);
+    if (offset < (this.handled.get(key) ?? 0)) return;
+    this.queues.push(key, {
+      message: { topic: m.topic, partition: m.partition, offset, key: m.key ?? '', value: m.value ?? Buffer.alloc(0), headers: headersToRecord(m.headerEntries) },
+      leaderEpoch: m.leaderEpoch,
+    });
+    if (!this.pausedByUs && this.queues.size >= this.highWater) {
+      this.pausedByUs = true;
+      this.stream?.pause();
+    }
+    this.wake.wake();
+  }
+
+  private maybeResume(): void {
+    if (this.pausedByUs && this.queues.size < this.highWater / 2 && !this.closing) {
+      this.pausedByUs = false;
+      this.stream?.resume();
+    }
+  }
+
+  private async dispatch(handler: BatchHandler): Promise<void> {
+    while (!this.closing) {
+      await this.floors.wait();
+      if (this.closing) break;
+      const generation = this.generation;
+      const taken = this.awaitingOffsets ? undefined : this.queues.take(this.maxBatch);
+      this.maybeResume();
+      if (!taken) {
+        await this.wake.wait(this.maxWaitMs);
+        continue;
+      }
+      const first = taken[0]!.message;
+      const key = `${first.topic}:${first.partition}`;
+      const messages = this.floors.filter(taken.map((q) => q.message)).filter((m) => m.offset >= (this.handled.get(key) ?? 0));
+      if (messages.length === 0) continue;
+      await handler(messages);
+      const last = messages[messages.length - 1]!;
+      const next = last.offset + 1;
+      try {
+        await this.client.commit({
+          offsets: [{ topic: last.topic, partition: last.partition, offset: BigInt(next), leaderEpoch: taken[taken.length - 1]!.leaderEpoch }],
+        });
+        this.handled.set(key, next);
+      } catch (err) {
+        if (generation === this.generation && !isRebalanceError(err)) throw err;
+        // The partition was rebalanced while the batch was in hand: its new owner re-reads it.
+        this.logger.warn({ topic: last.topic, partition: last.partition, offset: next, err: describeError(err) }, 'kafka commit lost to a rebalance; the batch will be delivered again');
+      }
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err ?? new Error('kafka consumer failed');
+    this.closing = true;
+    this.wake.wake();
+    void this.shutdown();
+  }
+
+  private shutdown(): Promise<void> {
+    if (!this.closePromise) {
+      this.closing = true;
+      this.wake.wake();
+      this.closePromise = (async () => {
+        await this.loop?.catch(() => {});
+        try {
+          await this.stream?.close();
+        } catch (err) {
+          this.logger.debug({ err: describeError(err) }, 'kafka consumer stream close');
+        }
+        try {
+          await this.client.close();
+        } catch (err) {
+          this.logger.debug({ err: describeError(err) }, 'kafka consumer close');
+        }
+        if (this.failure !== undefined) this.settle.reject(this.failure);
+        else this.settle.resolve();
+      })();
+    }
+    return this.closePromise;
+  }
+
+  async close(): Promise<void> {
+    await this.shutdown();
+  }
+}
