@@ -1,1 +1,20 @@
-export const x = 1;
+// @tollgate/enricher: flows.raw.v1 -> pod owner, zone, GeoIP, traffic class -> flows.enriched.v1.
+export { createEnricher, STAGE } from './component.ts';
+export type { Enricher, EnricherDeps, EnricherStats } from './component.ts';
+export { enrichBatch, newCounters } from './enrich.ts';
+export type { EnrichContext, EnrichCounters } from './enrich.ts';
+export { OwnerIndex, cloudFromProviderId } from './owner-index.ts';
+export type { EndpointInfo, OwnerIndexOptions, Target, PodTarget, NodeTarget, ServiceTarget } from './owner-index.ts';
+export { Classifier, parseDirectCidrs, parsePrivateCidrs, BUILTIN_PRIVATE } from './classifier.ts';
+export type { ClassifierOptions, DirectRange, IpInfo } from './classifier.ts';
+export { loadCloudRanges, parseAwsRanges, parseGcpRanges, parseAzureRanges, buildRangeTrie } from './ranges.ts';
+export type { CloudRange, Provider, RangeEntry } from './ranges.ts';
+export { openGeoIp, noGeoIp, NO_GEO } from './geoip.ts';
+export type { GeoIp, GeoInfo } from './geoip.ts';
+export { eventsSource, fileSource, toKubeObject } from './inventory.ts';
+export { kubeSource, KUBE_RESOURCES } from './kube-source.ts';
+export type { KubeSourceOptions } from './kube-source.ts';
+export { loadEnricherSettings, createEnrichContext, createInventorySource, enricherFromEnv } from './factory.ts';
+export type { EnricherSettings, SimInventory } from './factory.ts';
+export { parseIp, parseCidr, canonicalIp, PrefixTrie } from './ip.ts';
+export type { Ip, Cidr } from './ip.ts';

@@ -1,0 +1,150 @@
+// The enricher stage: flows.raw.v1 -> enrich -> flows.enriched.v1, one enriched message per
+// raw message (key: the node). A message that cannot be decoded or enriched goes to
+// `<raw topic>.dlq` with the reason and never blocks its partition. The consumer commits a
+// batch only after every message of it is safe (produced and acknowledged, or in the DLQ).
+import type { Logger } from '@tollgate/log';
+import type { InventorySource } from '@tollgate/kube';
+import { dlqMessage, errorMessage, isPermanent, once, retry } from '@tollgate/pipeline';
+import type { Component, Consumer, InMessage, OutMessage, Producer, TopicNames, Transport } from '@tollgate/pipeline';
+import { Family, type EnrichedFlowBatch, type RawFlowBatch, type SchemaRegistry } from '@tollgate/schema';
+import { enrichBatch, newCounters, type EnrichContext, type EnrichCounters } from './enrich.ts';
+
+export const STAGE = 'enricher';
+
+export interface EnricherDeps {
+  transport: Transport;
+  topics: TopicNames;
+  registry: SchemaRegistry;
+  logger: Logger;
+  /** Owner index, classifier and the enricher settings. */
+  context: EnrichContext;
+  /** Feeds context.index; started (initial state delivered) before consuming, stopped last. */
+  inventory?: InventorySource;
+  groupId?: string;
+  clientId?: string;
+  /** Raw messages per handler call (default 100). */
+  maxBatch?: number;
+  /** Index entries older than this behind the slowest partition are forgotten (default 1 h). */
+  retentionMs?: number;
+  /** Retries of a failed produce before the consumer stops uncommitted (default 5 from 200 ms). */
+  produceRetry?: { attempts: number; baseMs: number };
+}
+
+export interface EnricherStats extends EnrichCounters {
+  /** Raw messages handled. */
+  messages: number;
+  /** Enriched messages produced. */
+  produced: number;
+  /** Raw messages with no local flow (nothing produced). */
+  emptyMessages: number;
+  /** Raw messages sent to the DLQ. */
+  dlq: number;
+  inventoryEvents: number;
+}
+
+export interface Enricher extends Component {
+  stats(): EnricherStats;
+  /** Settles when the consumer stops: rejects with the error that stopped it. */
+  readonly done: Promise<void>;
+}
+
+export function createEnricher(deps: EnricherDeps): Enricher {
+  const { transport, topics, registry, context } = deps;
+  const log = deps.logger;
+  const rawCodec = registry.codec<RawFlowBatch>(Family.raw);
+  const outCodec = registry.codec<EnrichedFlowBatch>(Family.enriched);
+  const counters = newCounters();
+  const s = { messages: 0, produced: 0, emptyMessages: 0, dlq: 0 };
+  const clientId = deps.clientId ?? 'tollgate-enricher';
+  const retention = deps.retentionMs ?? 3_600_000;
+  /** Per partition, the newest window seen: the index forgets what is older than the slowest one. */
+  const watermarks = new Map<string, number>();
+  let handled = 0;
+  let producer: Producer | undefined;
+  let consumer: Consumer | undefined;
+  let resolveDone!: () => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<void>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
+  done.catch(() => {});
+
+  const send = (topic: string, messages: OutMessage[]) =>
+    retry(() => producer!.send(topic, messages), {
+      attempts: deps.produceRetry?.attempts ?? 5,
+      baseMs: deps.produceRetry?.baseMs ?? 200,
+      maxMs: 5_000,
+      onRetry: (err, attempt, delayMs) => log.warn({ err: errorMessage(err), topic, attempt, delayMs }, 'produce failed, retrying'),
+    });
+
+  function toDlq(dlq: Map<string, OutMessage[]>, msg: InMessage, reason: string): void {
+    const d = dlqMessage(msg, STAGE, reason);
+    let l = dlq.get(d.topic);
+    if (!l) dlq.set(d.topic, (l = []));
+    l.push(d.message);
+    s.dlq++;
+    log.warn({ topic: msg.topic, partition: msg.partition, offset: msg.offset, reason }, 'raw message sent to the DLQ');
+  }
+
+  async function handle(batch: InMessage[]): Promise<void> {
+    const out: OutMessage[] = [];
+    const dlq = new Map<string, OutMessage[]>();
+    for (const msg of batch) {
+      s.messages++;
+      let raw: RawFlowBatch;
+      try {
+        raw = rawCodec.decode(msg.value);
+      } catch (err) {
+        if (!isPermanent(err)) throw err;
+        toDlq(dlq, msg, `decode: ${errorMessage(err)}`);
+        continue;
+      }
+      try {
+        const enriched = enrichBatch(raw, { agent_id: raw.agent_id, seq: raw.seq, topic: msg.topic, partition: msg.partition, offset: msg.offset }, context, counters);
+        const key = `${msg.topic}/${msg.partition}`;
+        if ((watermarks.get(key) ?? -Infinity) < raw.window_start) watermarks.set(key, raw.window_start);
+        if (enriched.flows.length === 0) {
+          s.emptyMessages++;
+          continue;
+        }
+        out.push({ key: raw.node, value: outCodec.encode(enriched) });
+      } catch (err) {
+        // Enrichment is deterministic: what fails once fails again, so it is permanent.
+        toDlq(dlq, msg, `enrich: ${errorMessage(err)}`);
+      }
+    }
+    const sends: Array<Promise<void>> = [];
+    if (out.length) sends.push(send(topics.enriched, out));
+    for (const [topic, msgs] of dlq) sends.push(send(topic, msgs));
+    await Promise.all(sends);
+    s.produced += out.length;
+    if (++handled % 64 === 0 && watermarks.size) {
+      context.index.prune(Math.min(...watermarks.values()) - retention);
+    }
+  }
+
+  return {
+    name: STAGE,
+    done,
+    stats: () => ({ ...counters, ...s, inventoryEvents: context.index.events }),
+    async start() {
+      if (deps.inventory) {
+        await deps.inventory.start((e) => context.index.apply(e));
+        log.info({ source: deps.inventory.name, ...context.index.size() }, 'inventory synced');
+      }
+      producer = await transport.producer(clientId);
+      consumer = await transport.consumer(clientId, { groupId: deps.groupId ?? 'tollgate-enricher', topics: [topics.raw], maxBatch: deps.maxBatch ?? 100 });
+      await consumer.run(handle);
+      consumer.done.then(resolveDone, (err) => {
+        log.error({ err: errorMessage(err) }, 'enricher consumer stopped');
+        rejectDone(err);
+      });
+      log.info({ topic: topics.raw, out: topics.enriched }, 'enricher started');
+    },
+    stop: once(async () => {
+      await consumer?.close();
+      await producer?.close();
+      await deps.inventory?.stop();
+      resolveDone();
+      log.info({ ...counters, ...s }, 'enricher stopped');
+    }),
+  };
+}
