@@ -57,3 +57,23 @@ export function untilSignal(logger: Logger): Promise<string> {
     process.on('SIGTERM', on);
   });
 }
+
+/** Consumer group of a role; a topic prefix isolates groups as it isolates topics. */
+export function groupId(rt: Runtime, role: 'enricher' | 'sink'): string {
+  return rt.kafka.topicPrefix ? `${rt.kafka.topicPrefix}.tollgate-${role}` : `tollgate-${role}`;
+}
+
+/** Runs a long-lived service until a signal (graceful stop) or its failure. */
+export async function serve(rt: Runtime, component: { start(): Promise<void>; stop(): Promise<void>; done: Promise<void> }, cleanup: () => Promise<void>): Promise<number> {
+  await component.start();
+  rt.logger.info('started');
+  let failed: unknown;
+  await Promise.race([untilSignal(rt.logger), component.done.catch((e: unknown) => (failed = e))]);
+  await component.stop().catch((e: unknown) => (failed ??= e));
+  await cleanup();
+  if (failed) {
+    rt.logger.error({ err: failed instanceof Error ? failed.message : String(failed) }, 'stopped on an error');
+    return 1;
+  }
+  return 0;
+}

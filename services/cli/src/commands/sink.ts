@@ -1,0 +1,35 @@
+import { loadSettings, settings } from '@tollgate/config';
+import { componentLogger } from '@tollgate/log';
+import { openStore } from '@tollgate/clickhouse';
+import { createSink } from '@tollgate/sink';
+import { groupId, openTransport, serve } from '../runtime.ts';
+import type { Command } from './command.ts';
+
+export const sinkCommand: Command = {
+  name: 'sink',
+  summary: 'Sink: flows.enriched.v1 -> ClickHouse, committing offsets only after the insert.',
+  options: [],
+  details:
+    'Settings: TOLLGATE_KAFKA_BROKERS (required), TOLLGATE_CLICKHOUSE_* or TOLLGATE_DATA_DIR (embedded), TOLLGATE_SINK_*.\n' +
+    'Applies the ClickHouse migrations at start. Runs until SIGINT/SIGTERM, then finishes the insert in hand and commits.',
+  async run(rt) {
+    const sinkSettings = loadSettings(settings.sink, rt.env);
+    const store = await openStore(loadSettings(settings.clickhouse, rt.env), componentLogger(rt.logger, 'clickhouse'));
+    try {
+      await store.migrate();
+      const transport = await openTransport(rt, 'sink', true);
+      const sink = createSink({
+        transport,
+        store,
+        topics: rt.topics,
+        settings: sinkSettings,
+        groupId: groupId(rt, 'sink'),
+        logger: componentLogger(rt.logger, 'sink'),
+        registry: rt.registry,
+      });
+      return await serve(rt, sink, () => transport.close());
+    } finally {
+      await store.close();
+    }
+  },
+};

@@ -1,0 +1,75 @@
+// The cost and anomaly report, as a table or JSON, shared by `tollgate report` and `tollgate demo`.
+import type { AnomalyGroup, CostTotals, Store, WorkloadCost } from '@tollgate/clickhouse';
+import { bytes, renderTable, usd } from './table.ts';
+
+export interface ReportOptions {
+  top: number;
+  /** ms since epoch; undefined: everything stored. */
+  from?: number;
+  to?: number;
+  format: 'table' | 'json';
+}
+
+export interface Report {
+  period: { from: string | null; to: string | null };
+  totals: CostTotals;
+  workloads: WorkloadCost[];
+  anomalies: AnomalyGroup[];
+}
+
+export async function buildReport(store: Store, o: ReportOptions): Promise<Report> {
+  const period = { from: o.from, to: o.to };
+  const [totals, workloads, anomalies] = await Promise.all([store.costTotals(period), store.costByWorkload({ ...period, top: o.top }), store.anomalies(period)]);
+  const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
+  return { period: { from: iso(o.from), to: iso(o.to) }, totals, workloads, anomalies };
+}
+
+const CLASS_ORDER = ['internet', 'cross_zone', 'cross_region', 'cloud_service', 'direct', 'private', 'same_zone'];
+const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+const workloadName = (w: { namespace: string; workload_kind: string; workload: string }) =>
+  w.namespace ? `${w.namespace}/${w.workload_kind}/${w.workload}` : `${w.workload_kind}/${w.workload}`;
+
+export function renderReport(r: Report, o: ReportOptions): string {
+  if (o.format === 'json') return `${JSON.stringify(r, null, 2)}\n`;
+  const out: string[] = [];
+  const span = r.period.from ? `since ${r.period.from.slice(0, 16).replace('T', ' ')} UTC` : 'all stored traffic';
+  out.push(`Network cost per workload (${span}; USD at the prices in the store)`);
+  // Classes with cost, in a fixed order; the others are in the egress/ingress volume only.
+  const priced = CLASS_ORDER.filter((c) => r.totals.classes.some((x) => x.class === c && x.egress_usd + x.ingress_usd > 0));
+  const classUsd = (w: WorkloadCost, c: string) => {
+    const x = w.classes.find((k) => k.class === c);
+    return x ? x.egress_usd + x.ingress_usd : 0;
+  };
+  if (r.workloads.length === 0) {
+    out.push('', '(no traffic stored for this period)');
+  } else {
+    out.push(
+      '',
+      renderTable(r.workloads, [
+        { title: 'WORKLOAD', value: workloadName },
+        { title: 'EGRESS', value: (w) => bytes(w.egress_bytes), align: 'right' },
+        { title: 'INGRESS', value: (w) => bytes(w.ingress_bytes), align: 'right' },
+        ...priced.map((c) => ({ title: c.toUpperCase().replace('_', '-'), value: (w: WorkloadCost) => usd(classUsd(w, c)), align: 'right' as const })),
+        { title: 'NAT-GW', value: (w) => usd(w.nat_usd), align: 'right' },
+        { title: 'TOTAL', value: (w) => usd(w.total_usd), align: 'right' },
+      ]),
+    );
+    out.push('', `All workloads: ${usd(r.totals.total_usd)} (egress ${bytes(r.totals.egress_bytes)}, ingress ${bytes(r.totals.ingress_bytes)}; NAT gateway ${usd(r.totals.nat_usd)})`);
+  }
+  out.push('', `Anomalous destinations: ${r.anomalies.length === 0 ? 'none' : r.anomalies.length}`);
+  if (r.anomalies.length > 0) {
+    out.push(
+      '',
+      renderTable(r.anomalies, [
+        { title: 'SEVERITY', value: (a) => a.severity },
+        { title: 'RULE', value: (a) => a.rule },
+        { title: 'WORKLOAD', value: workloadName },
+        { title: 'DESTINATION', value: (a) => [a.country || '??', a.asn ? `AS${a.asn}` : '', a.ip ? `${a.ip}${a.port ? `:${a.port}` : ''}` : a.port ? `port ${a.port}` : ''].filter(Boolean).join(' ') },
+        { title: 'FIRST (UTC)', value: (a) => when(a.first_window) },
+        { title: 'HOURS', value: (a) => String(a.hours), align: 'right' },
+        { title: 'BYTES', value: (a) => bytes(a.bytes), align: 'right' },
+      ]),
+    );
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,170 @@
+// End to end on the real parts: a Kafka broker (infra/kafka/kafka.sh ensure), chDB, and the
+// agent, enricher and sink as three separate `tollgate` processes, each its own Kafka client.
+// The simulated cluster's ground truth (computed from the scenario, not by the pipeline) must
+// come out of ClickHouse exactly: bytes per workload per class, costs at the seed prices, and
+// the planted anomaly and nothing else, although the sink is killed (SIGKILL) mid-stream and
+// restarted, and a poison message sits in the raw topic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@tollgate/log';
+import { createKafkaTransport } from '@tollgate/kafka';
+import { openStore } from '@tollgate/clickhouse';
+import { createScenario, DAY } from '@tollgate/sim';
+import { allTopics, dlqTopic, DlqHeaders, topicNames, type Transport } from '@tollgate/pipeline';
+
+const BIN = fileURLToPath(new URL('../bin/tollgate.mjs', import.meta.url));
+const BROKERS = process.env.TOLLGATE_TEST_KAFKA ?? '127.0.0.1:9092';
+const GiB = 1024 ** 3;
+
+// Seed prices of DESIGN.md section 5 (AWS), written here independently of the migration.
+const PRICE: Record<string, { egress: number; ingress: number }> = {
+  cross_zone: { egress: 0.01, ingress: 0.01 },
+  cross_region: { egress: 0.02, ingress: 0 },
+  internet: { egress: 0.09, ingress: 0 },
+};
+const NAT = 0.045;
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  log: string[];
+}
+
+function start(name: string, command: string, env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  const keep = (d: Buffer) => {
+    log.push(d.toString());
+    if (log.length > 200) log.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { name, child, exited, log };
+}
+
+async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: number, procs: Proc[]): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) {
+      const logs = procs.map((p) => `--- ${p.name}\n${p.log.join('').slice(-3000)}`).join('\n');
+      throw new Error(`timed out waiting for ${what}\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+async function drained(t: Transport, group: string, topic: string): Promise<boolean> {
+  const [end, committed] = await Promise.all([t.endOffsets(topic), t.committed(group, topic)]);
+  return [...end].every(([p, off]) => off === 0 || committed.get(p) === off);
+}
+
+test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs and anomalies, across a sink crash', { timeout: 300_000 }, async () => {
+  const prefix = `e2e-${process.pid}-${Date.now()}`;
+  const topics = topicNames(prefix);
+  const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
+  const simStart = Math.floor(Date.now() / DAY) * DAY - 8 * DAY;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TOLLGATE_KAFKA_BROKERS: BROKERS,
+    TOLLGATE_TOPIC_PREFIX: prefix,
+    TOLLGATE_DATA_DIR: dataDir,
+    TOLLGATE_CLICKHOUSE_URL: '',
+    TOLLGATE_SIM_SEED: '7',
+    TOLLGATE_SIM_DAYS: '8',
+    TOLLGATE_SIM_START: new Date(simStart).toISOString(),
+    TOLLGATE_AGENT_SOURCE: 'sim',
+    TOLLGATE_K8S_SOURCE: 'sim',
+    TOLLGATE_NODE_NAME: '',
+    TOLLGATE_LOG_LEVEL: 'info',
+  };
+  const scenario = createScenario({ seed: 7, days: 8, scale: 1, start: simStart });
+  const logger = createLogger('warn');
+  const kafka = await createKafkaTransport({ brokers: [BROKERS], client: 'platformatic', clientId: 'e2e-test', logger });
+  const procs: Proc[] = [];
+  try {
+    await kafka.ensureTopics(allTopics(topics), 3);
+    // A poison message: not Avro. It must go to the raw DLQ and block nothing.
+    const producer = await kafka.producer('e2e-poison');
+    await producer.send(topics.raw, [{ key: scenario.nodes[0]!, value: Buffer.from('{"not":"avro"}') }]);
+    await producer.close();
+
+    let sink = start('sink', 'sink', env);
+    procs.push(sink);
+    const enricher = start('enricher', 'enricher', env);
+    procs.push(enricher);
+    const agent = start('agent', 'agent', env);
+    procs.push(agent);
+
+    // Kill the sink once, mid-stream, after it has committed some batches.
+    await waitFor('the sink to commit a first batch', async () => sum(await kafka.committed('tollgate-sink', topics.enriched)) > 0, 120_000, procs);
+    sink.child.kill('SIGKILL');
+    await sink.exited;
+    sink = start('sink (restarted)', 'sink', env);
+    procs.push(sink);
+
+    assert.equal(await agent.exited, 0, `agent exit code\n${agent.log.join('')}`);
+    await waitFor('the enricher to drain flows.raw', () => drained(kafka, 'tollgate-enricher', topics.raw), 120_000, procs);
+    await waitFor('the sink to drain flows.enriched', () => drained(kafka, 'tollgate-sink', topics.enriched), 120_000, procs);
+    for (const p of [sink, enricher]) p.child.kill('SIGTERM');
+    assert.equal(await sink.exited, 0, `sink exit code\n${sink.log.join('')}`);
+    assert.equal(await enricher.exited, 0, `enricher exit code\n${enricher.log.join('')}`);
+
+    // The poison message, and only it, is in the raw DLQ; nothing in the enriched DLQ.
+    assert.equal(sum(await kafka.endOffsets(dlqTopic(topics.raw))), 1);
+    assert.equal(sum(await kafka.endOffsets(dlqTopic(topics.enriched))), 0);
+    const dlq: Array<Record<string, string>> = [];
+    const reader = await kafka.consumer('e2e-dlq', { groupId: `${prefix}-dlq`, topics: [dlqTopic(topics.raw)] });
+    await reader.run(async (msgs) => void dlq.push(...msgs.map((m) => m.headers)));
+    await waitFor('the DLQ message', async () => dlq.length === 1, 30_000, procs);
+    await reader.close();
+    assert.match(dlq[0]![DlqHeaders.reason]!, /marker|single-object/i);
+
+    const store = await openStore({ url: '', user: 'default', password: '', database: 'tollgate', dataDir }, logger);
+    try {
+      // Bytes per workload per class: exactly the ground truth.
+      const key = (r: { namespace: string; workload_kind: string; workload: string; class: string }) => `${r.namespace}/${r.workload_kind}/${r.workload}|${r.class}`;
+      const truth = new Map(scenario.truth().map((r) => [key(r), { egress: r.egress_bytes, ingress: r.ingress_bytes }]));
+      const got = new Map((await store.bytesByWorkloadClass()).map((r) => [key(r), { egress: r.egress_bytes, ingress: r.ingress_bytes }]));
+      assert.deepEqual(Object.fromEntries([...got].sort()), Object.fromEntries([...truth].sort()));
+
+      // Costs: bytes x seed price (+ NAT gateway processing for internet bytes, both ways).
+      const expected = new Map<string, number>();
+      for (const r of scenario.truth()) {
+        const w = `${r.namespace}/${r.workload_kind}/${r.workload}`;
+        const p = PRICE[r.class] ?? { egress: 0, ingress: 0 };
+        let usd = (r.egress_bytes * p.egress + r.ingress_bytes * p.ingress) / GiB;
+        if (r.class === 'internet') usd += ((r.egress_bytes + r.ingress_bytes) * NAT) / GiB;
+        expected.set(w, (expected.get(w) ?? 0) + usd);
+      }
+      const costs = await store.costByWorkload({ top: 1000 });
+      assert.equal(costs.length, expected.size);
+      for (const c of costs) {
+        const w = `${c.namespace}/${c.workload_kind}/${c.workload}`;
+        assert.ok(Math.abs(c.total_usd - expected.get(w)!) < 1e-9, `${w}: ${c.total_usd} != ${expected.get(w)}`);
+      }
+      assert.ok(costs.some((c) => c.total_usd > 0.01), 'some workload costs money');
+
+      // The planted anomaly, and nothing else.
+      const anomalies = await store.anomalies();
+      const seen = anomalies.map((a) => `${a.namespace}/${a.workload_kind}/${a.workload} ${a.rule} ${a.rule === 'MINING_PORT' ? a.port : a.country}`).sort();
+      const want = scenario.expectedAnomalies.map((a) => `${a.namespace}/${a.workload_kind}/${a.workload} ${a.rule} ${a.rule === 'MINING_PORT' ? a.port : a.country}`).sort();
+      assert.deepEqual(seen, want);
+      assert.ok(anomalies.every((a) => a.first_window >= scenario.anomalyStart - 3_600_000));
+    } finally {
+      await store.close();
+    }
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await kafka.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
