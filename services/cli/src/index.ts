@@ -1,1 +1,7 @@
-import { x } from "@tollgate/agent"; export const z = x;
+// The `tollgate` command (bin/tollgate.mjs runs main).
+export { main, commands } from './main.ts';
+export { createRuntime, openTransport, groupId } from './runtime.ts';
+export type { Runtime } from './runtime.ts';
+export { runSimPipeline } from './pipeline.ts';
+export type { PipelineResult, PipelineProgress } from './pipeline.ts';
+export { scenarioFromEnv, simStart } from './sim.ts';

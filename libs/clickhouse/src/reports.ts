@@ -1,0 +1,257 @@
+// Report queries over the cost and anomaly views (infra/clickhouse). Values are bound with
+// query_params; only the validated database identifier is part of the SQL text.
+import type { AnomalyRule, Severity } from '@tollgate/schema';
+
+export type QueryFn = <T>(sql: string, params?: Record<string, unknown>) => Promise<T[]>;
+
+/** A time range, ms since the epoch (or Date): [from, to). Both optional. */
+export interface Period {
+  from?: number | Date;
+  to?: number | Date;
+}
+
+export interface Money {
+  egress_bytes: number;
+  ingress_bytes: number;
+  egress_usd: number;
+  ingress_usd: number;
+  /** NAT gateway processing, both directions. */
+  nat_usd: number;
+  total_usd: number;
+}
+
+export interface ClassCost extends Money {
+  /** Lowercase traffic class ('cross_zone', 'internet', ...). */
+  class: string;
+}
+
+export interface WorkloadCost extends Money {
+  cluster: string;
+  namespace: string;
+  workload_kind: string;
+  workload: string;
+  /** Per class, highest total_usd first. */
+  classes: ClassCost[];
+}
+
+export interface CostTotals extends Money {
+  classes: ClassCost[];
+}
+
+export interface AnomalyRow {
+  id: string;
+  /** ms since the epoch. */
+  window_start: number;
+  window_end: number;
+  cluster: string;
+  namespace: string;
+  workload_kind: string;
+  workload: string;
+  rule: AnomalyRule;
+  country: string;
+  asn: number;
+  ip: string;
+  port: number;
+  bytes: number;
+  baseline_bytes: number;
+  score: number;
+  severity: Severity;
+}
+
+/** Anomaly rows of one workload, rule and destination, over the period. */
+export interface AnomalyGroup {
+  cluster: string;
+  namespace: string;
+  workload_kind: string;
+  workload: string;
+  rule: AnomalyRule;
+  country: string;
+  /** 0 unless the rule keys by it (MINING_PORT). */
+  asn: number;
+  port: number;
+  /** A sample remote IP. */
+  ip: string;
+  first_window: number;
+  last_window_end: number;
+  hours: number;
+  bytes: number;
+  baseline_bytes: number;
+  max_score: number;
+  severity: Severity;
+}
+
+export interface WorkloadClassBytes {
+  namespace: string;
+  workload_kind: string;
+  workload: string;
+  class: string;
+  egress_bytes: number;
+  ingress_bytes: number;
+}
+
+const SEVERITIES: readonly Severity[] = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
+
+function seconds(t: number | Date | undefined, dflt: number): number {
+  if (t === undefined) return dflt;
+  const ms = t instanceof Date ? t.getTime() : t;
+  return Math.max(0, Math.min(4_294_967_295, Math.floor(ms / 1000)));
+}
+
+function period(p: Period): { from: number; to: number } {
+  return { from: seconds(p.from, 0), to: seconds(p.to, 4_294_967_295) };
+}
+
+type Num = number | string;
+interface MoneyRaw {
+  egress_bytes: Num;
+  ingress_bytes: Num;
+  egress_usd: Num;
+  ingress_usd: Num;
+  nat_usd: Num;
+  total_usd: Num;
+}
+const money = (r: MoneyRaw): Money => ({
+  egress_bytes: Number(r.egress_bytes),
+  ingress_bytes: Number(r.ingress_bytes),
+  egress_usd: Number(r.egress_usd),
+  ingress_usd: Number(r.ingress_usd),
+  nat_usd: Number(r.nat_usd),
+  total_usd: Number(r.total_usd),
+});
+const zero = (): Money => ({ egress_bytes: 0, ingress_bytes: 0, egress_usd: 0, ingress_usd: 0, nat_usd: 0, total_usd: 0 });
+function add(a: Money, b: Money): void {
+  a.egress_bytes += b.egress_bytes;
+  a.ingress_bytes += b.ingress_bytes;
+  a.egress_usd += b.egress_usd;
+  a.ingress_usd += b.ingress_usd;
+  a.nat_usd += b.nat_usd;
+  a.total_usd += b.total_usd;
+}
+
+const MONEY_COLS = `sum(egress_bytes) AS egress_bytes, sum(ingress_bytes) AS ingress_bytes, sum(egress_usd) AS egress_usd,
+  sum(ingress_usd) AS ingress_usd, sum(nat_usd) AS nat_usd, sum(total_usd) AS total_usd`;
+const HOUR_RANGE = `hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')`;
+
+export async function costByWorkload(q: QueryFn, db: string, opts: Period & { top?: number }): Promise<WorkloadCost[]> {
+  const rows = await q<MoneyRaw & { cluster: string; namespace: string; workload_kind: string; workload: string; class: string }>(
+    `SELECT cluster, namespace, workload_kind, workload, class, ${MONEY_COLS}
+     FROM ${db}.workload_cost_hourly WHERE ${HOUR_RANGE}
+     GROUP BY cluster, namespace, workload_kind, workload, class`,
+    period(opts),
+  );
+  const byWorkload = new Map<string, WorkloadCost>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.cluster, r.namespace, r.workload_kind, r.workload]);
+    let w = byWorkload.get(key);
+    if (!w) {
+      w = { cluster: r.cluster, namespace: r.namespace, workload_kind: r.workload_kind, workload: r.workload, ...zero(), classes: [] };
+      byWorkload.set(key, w);
+    }
+    const c = money(r);
+    add(w, c);
+    w.classes.push({ class: r.class, ...c });
+  }
+  const out = [...byWorkload.values()];
+  for (const w of out) w.classes.sort((a, b) => b.total_usd - a.total_usd || b.egress_bytes - a.egress_bytes || a.class.localeCompare(b.class));
+  out.sort(
+    (a, b) =>
+      b.total_usd - a.total_usd ||
+      b.egress_bytes + b.ingress_bytes - (a.egress_bytes + a.ingress_bytes) ||
+      `${a.cluster}/${a.namespace}/${a.workload}`.localeCompare(`${b.cluster}/${b.namespace}/${b.workload}`),
+  );
+  return opts.top !== undefined ? out.slice(0, opts.top) : out;
+}
+
+export async function costTotals(q: QueryFn, db: string, opts: Period): Promise<CostTotals> {
+  const rows = await q<MoneyRaw & { class: string }>(
+    `SELECT class, ${MONEY_COLS} FROM ${db}.workload_cost_hourly WHERE ${HOUR_RANGE} GROUP BY class`,
+    period(opts),
+  );
+  const total: CostTotals = { ...zero(), classes: [] };
+  for (const r of rows) {
+    const c = money(r);
+    add(total, c);
+    total.classes.push({ class: r.class, ...c });
+  }
+  total.classes.sort((a, b) => b.total_usd - a.total_usd || b.egress_bytes - a.egress_bytes || a.class.localeCompare(b.class));
+  return total;
+}
+
+const WINDOW_RANGE = `window_start >= toDateTime({from:UInt32}, 'UTC') AND window_start < toDateTime({to:UInt32}, 'UTC')`;
+
+export async function anomalyRows(q: QueryFn, db: string, opts: Period): Promise<AnomalyRow[]> {
+  const rows = await q<Record<string, Num>>(
+    `SELECT id, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(window_end) AS we, cluster, namespace, workload_kind, workload,
+            rule, country, asn, ip, port, bytes, baseline_bytes, score, severity
+     FROM ${db}.anomalies WHERE ${WINDOW_RANGE}
+     ORDER BY window_start, rule, cluster, namespace, workload_kind, workload, country, asn, port`,
+    period(opts),
+  );
+  return rows.map((r) => ({
+    id: String(r.id),
+    window_start: Number(r.ws) * 1000,
+    window_end: Number(r.we) * 1000,
+    cluster: String(r.cluster),
+    namespace: String(r.namespace),
+    workload_kind: String(r.workload_kind),
+    workload: String(r.workload),
+    rule: String(r.rule) as AnomalyRule,
+    country: String(r.country),
+    asn: Number(r.asn),
+    ip: String(r.ip),
+    port: Number(r.port),
+    bytes: Number(r.bytes),
+    baseline_bytes: Number(r.baseline_bytes),
+    score: Number(r.score),
+    severity: String(r.severity) as Severity,
+  }));
+}
+
+export async function anomalies(q: QueryFn, db: string, opts: Period): Promise<AnomalyGroup[]> {
+  const rows = await q<Record<string, Num>>(
+    `SELECT cluster, namespace, workload_kind, workload, rule, country,
+            if(rule = 'MINING_PORT', asn, 0) AS dest_asn, if(rule = 'MINING_PORT', port, 0) AS dest_port,
+            min(ip) AS sample_ip,
+            toUnixTimestamp(min(window_start)) AS first_ws, toUnixTimestamp(max(window_end)) AS last_we,
+            count() AS hours, sum(bytes) AS total_bytes, max(baseline_bytes) AS max_baseline, max(score) AS max_score,
+            max(indexOf(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], severity)) AS sev
+     FROM ${db}.anomalies WHERE ${WINDOW_RANGE}
+     GROUP BY cluster, namespace, workload_kind, workload, rule, country, dest_asn, dest_port
+     ORDER BY sev DESC, total_bytes DESC, cluster, namespace, workload, rule, country, dest_port`,
+    period(opts),
+  );
+  return rows.map((r) => ({
+    cluster: String(r.cluster),
+    namespace: String(r.namespace),
+    workload_kind: String(r.workload_kind),
+    workload: String(r.workload),
+    rule: String(r.rule) as AnomalyRule,
+    country: String(r.country),
+    asn: Number(r.dest_asn),
+    port: Number(r.dest_port),
+    ip: String(r.sample_ip),
+    first_window: Number(r.first_ws) * 1000,
+    last_window_end: Number(r.last_we) * 1000,
+    hours: Number(r.hours),
+    bytes: Number(r.total_bytes),
+    baseline_bytes: Number(r.max_baseline),
+    max_score: Number(r.max_score),
+    severity: SEVERITIES[Math.max(0, Number(r.sev) - 1)]!,
+  }));
+}
+
+export async function bytesByWorkloadClass(q: QueryFn, db: string): Promise<WorkloadClassBytes[]> {
+  const rows = await q<Record<string, Num>>(
+    `SELECT namespace, workload_kind, workload, class, toString(sum(egress_bytes)) AS eb, toString(sum(ingress_bytes)) AS ib
+     FROM ${db}.workload_hourly GROUP BY namespace, workload_kind, workload, class
+     ORDER BY namespace, workload_kind, workload, class`,
+  );
+  return rows.map((r) => ({
+    namespace: String(r.namespace),
+    workload_kind: String(r.workload_kind),
+    workload: String(r.workload),
+    class: String(r.class),
+    egress_bytes: Number(r.eb),
+    ingress_bytes: Number(r.ib),
+  }));
+}

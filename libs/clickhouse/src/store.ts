@@ -1,0 +1,221 @@
+// The Tollgate store: ClickHouse through @clickhouse/client, either a server (TOLLGATE_CLICKHOUSE_URL)
+// or the embedded chDB engine in TOLLGATE_DATA_DIR (chDB's Connection plugged into the same
+// client), so every query below runs on both unchanged.
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { ConfigError } from '@tollgate/config';
+import type { Logger } from '@tollgate/log';
+import { PermanentError } from '@tollgate/pipeline';
+import type { EnrichedFlowBatch } from '@tollgate/schema';
+import { DEFAULT_MIGRATIONS_DIR, runMigrations } from './migrate.ts';
+import { FLOW_COLUMNS, flowRowsJsonCompact, flowRowValues, toFlowRows, type FlowRow, type SourceCoordinates } from './rows.ts';
+import {
+  anomalies,
+  anomalyRows,
+  bytesByWorkloadClass,
+  costByWorkload,
+  costTotals,
+  type AnomalyGroup,
+  type AnomalyRow,
+  type CostTotals,
+  type Period,
+  type WorkloadClassBytes,
+  type WorkloadCost,
+} from './reports.ts';
+
+export interface StoreConfig {
+  /** ClickHouse server URL; empty: embedded chDB in dataDir. */
+  url: string;
+  user: string;
+  password: string;
+  database: string;
+  dataDir: string;
+  /** Override of infra/clickhouse (tests). */
+  migrationsDir?: string;
+}
+
+export interface Store {
+  readonly mode: 'embedded' | 'server';
+  readonly database: string;
+  /** The underlying client, for ad-hoc SQL (tables are `${database}.<name>`). */
+  readonly client: ClickHouseClient;
+  /** Applies pending migrations; returns the names applied now. */
+  migrate(): Promise<string[]>;
+  /** One insert into `flows` (and, through the materialized views, the rollups). A retry with the same token is stored once. */
+  insertFlows(rows: readonly FlowRow[], dedupToken: string): Promise<void>;
+  toFlowRows(batch: EnrichedFlowBatch, src: SourceCoordinates): FlowRow[];
+  /** Next offset per partition of `topic` after what the store holds (max(src_offset) + 1). */
+  resumeOffsets(topic: string): Promise<Map<number, number>>;
+  costByWorkload(opts?: Period & { top?: number }): Promise<WorkloadCost[]>;
+  costTotals(opts?: Period): Promise<CostTotals>;
+  anomalies(opts?: Period): Promise<AnomalyGroup[]>;
+  /** Rows of the `anomalies` view (one per rule, workload, destination and hour), oldest first. */
+  anomalyRows(opts?: Period): Promise<AnomalyRow[]>;
+  bytesByWorkloadClass(): Promise<WorkloadClassBytes[]>;
+  close(): Promise<void>;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** ClickHouse error codes that mean "this data can never be inserted" (parse and type errors). */
+const PERMANENT_INSERT_CODES = new Set(['6', '25', '26', '27', '32', '33', '38', '41', '53', '69', '70', '72', '117', '131', '632', '676', '677']);
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+type ChdbConnection = ReturnType<typeof createChdbConnection>;
+
+interface ClientLogParams {
+  module: string;
+  message: string;
+  args?: Record<string, unknown>;
+  err?: Error;
+}
+
+/** The client's own log lines (retries, socket errors) go to pino, not to the console. */
+function clientLog(logger: Logger) {
+  const line = (level: 'debug' | 'info' | 'warn' | 'error') => (p: ClientLogParams) =>
+    logger[level]({ module: p.module, ...(p.err ? { err: p.err.message } : {}) }, p.message);
+  return {
+    LoggerClass: class {
+      trace = line('debug');
+      debug = line('debug');
+      info = line('info');
+      warn = line('warn');
+      error = line('error');
+    },
+  };
+}
+
+function openEmbedded(dataDir: string, logger: Logger): { client: ClickHouseClient; connection: ChdbConnection } {
+  const dir = resolve(dataDir);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK | constants.R_OK | constants.X_OK);
+  } catch (err) {
+    throw new ConfigError('TOLLGATE_DATA_DIR', `cannot create or write the embedded store directory ${dir}: ${(err as Error).message}`);
+  }
+  let connection;
+  try {
+    connection = createChdbConnection({ path: dir });
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/only one active data directory/.test(msg)) {
+      throw new ConfigError('TOLLGATE_DATA_DIR', `this process already has another embedded store open (chDB allows one directory per process): ${msg}`);
+    }
+    // chDB reports a held lock ("Cannot lock file <dir>/status") only on stderr; the error
+    // itself is generic. The directory is writable (checked above), so a lock is the likely cause.
+    throw new ConfigError(
+      'TOLLGATE_DATA_DIR',
+      `cannot open the embedded store in ${dir}: another tollgate process probably owns it (chDB locks its directory; stop that process, query through it, or use another directory). (${msg})`,
+    );
+  }
+  // chDB types its Connection against @clickhouse/client-common, a copy of the client's own
+  // (vendored) types: structurally the same contract, nominally different declarations.
+  return { connection, client: createClient({ log: clientLog(logger), connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] }) };
+}
+
+export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store> {
+  if (!IDENT.test(cfg.database)) {
+    throw new ConfigError('TOLLGATE_CLICKHOUSE_DATABASE', `'${cfg.database}' is not a valid database name (letters, digits, _; not starting with a digit)`);
+  }
+  const database = cfg.database;
+  const db = `\`${database}\``;
+  const mode: Store['mode'] = cfg.url ? 'server' : 'embedded';
+  let client: ClickHouseClient;
+  let chdb: ChdbConnection | undefined;
+  if (mode === 'server') {
+    let parsed: URL;
+    try {
+      parsed = new URL(cfg.url);
+    } catch {
+      throw new ConfigError('TOLLGATE_CLICKHOUSE_URL', `'${redactUrl(cfg.url)}' is not a URL (http://host:8123)`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new ConfigError('TOLLGATE_CLICKHOUSE_URL', `${redactUrl(cfg.url)}: only http:// and https:// are supported`);
+    }
+    client = createClient({ url: cfg.url, username: cfg.user, password: cfg.password, request_timeout: 60_000, log: clientLog(logger) });
+    const ping = await client.ping();
+    if (!ping.success) {
+      await client.close().catch(() => {});
+      throw new ConfigError('TOLLGATE_CLICKHOUSE_URL', `ClickHouse at ${redactUrl(cfg.url)} is unreachable: ${ping.error.message.replaceAll(cfg.password || '\u0000', '***')}`);
+    }
+    logger.info({ mode, url: redactUrl(cfg.url), user: cfg.user, database }, 'ClickHouse store opened');
+  } else {
+    ({ client, connection: chdb } = openEmbedded(cfg.dataDir, logger));
+    logger.info({ mode, dataDir: resolve(cfg.dataDir), database }, 'embedded chDB store opened');
+  }
+
+  const query = async <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => {
+    const rs = await client.query({ query: sql, format: 'JSONEachRow', query_params: params });
+    return rs.json<T>();
+  };
+
+  let closed: Promise<void> | undefined;
+  return {
+    mode,
+    database,
+    client,
+    migrate: () => runMigrations(client, database, cfg.migrationsDir ?? DEFAULT_MIGRATIONS_DIR, logger),
+
+    async insertFlows(rows, dedupToken) {
+      if (rows.length === 0) return;
+      const settings = {
+        insert_deduplicate: 1,
+        insert_deduplication_token: dedupToken,
+        deduplicate_blocks_in_dependent_materialized_views: 1,
+      } as const;
+      try {
+        if (chdb) {
+          // Embedded: chDB's raw insert hands the body to the engine without copies and puts
+          // the settings in the INSERT's SETTINGS clause. (Through the client, chDB turns
+          // clickhouse_settings into session-wide SET statements that outlive the insert.)
+          await chdb.chdb.rawInsert({ table: `${database}.flows`, columns: FLOW_COLUMNS, format: 'JSONCompactEachRow', values: flowRowsJsonCompact(rows), settings });
+        } else {
+          await client.insert({
+            table: `${db}.flows`,
+            columns: [...FLOW_COLUMNS],
+            format: 'JSONCompactEachRow',
+            values: rows.map(flowRowValues),
+            clickhouse_settings: settings,
+          });
+        }
+      } catch (err) {
+        // @clickhouse/client errors carry the ClickHouse code in .code; chDB's native ones in .clickhouseCode.
+        const e = err as { code?: unknown; clickhouseCode?: unknown };
+        const code = String(e.clickhouseCode ?? e.code ?? '');
+        if (PERMANENT_INSERT_CODES.has(code)) throw new PermanentError(`ClickHouse rejected the rows: ${(err as Error).message}`, { cause: err });
+        throw err;
+      }
+    },
+
+    toFlowRows,
+
+    async resumeOffsets(topic) {
+      const rows = await query<{ p: number; o: string }>(
+        `SELECT src_partition AS p, toString(max(max_offset)) AS o FROM ${db}.flow_offsets WHERE src_topic = {topic:String} GROUP BY p`,
+        { topic },
+      );
+      return new Map(rows.map((r) => [Number(r.p), Number(r.o) + 1]));
+    },
+
+    costByWorkload: (opts = {}) => costByWorkload(query, db, opts),
+    costTotals: (opts = {}) => costTotals(query, db, opts),
+    anomalies: (opts = {}) => anomalies(query, db, opts),
+    anomalyRows: (opts = {}) => anomalyRows(query, db, opts),
+    bytesByWorkloadClass: () => bytesByWorkloadClass(query, db),
+
+    close() {
+      return (closed ??= client.close());
+    },
+  };
+}

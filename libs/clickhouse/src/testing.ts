@@ -1,0 +1,64 @@
+// Test helpers: a FlowRow with defaults (exported for other projects' tests too).
+import type { FlowRow } from './rows.ts';
+
+export const GiB = 2 ** 30;
+export const MiB = 2 ** 20;
+
+/** The start of the current UTC hour, in Unix seconds, minus `hoursAgo` hours. */
+export function hourAgo(hoursAgo: number, nowMs: number = Date.now()): number {
+  return Math.floor(nowMs / 3_600_000) * 3600 - hoursAgo * 3600;
+}
+
+/** A flows row: a pod of `namespace/workload` (Deployment) talking to an external address. */
+export function flowRow(p: Partial<FlowRow> = {}): FlowRow {
+  return {
+    time: hourAgo(1),
+    cluster: 'test',
+    node: 'node-a',
+    conntrack_id: 1,
+    protocol: 6,
+    family: 'IPV4',
+    role: 'INITIATOR',
+    local_ip: '10.0.0.1',
+    local_port: 40000,
+    local_kind: 'POD',
+    local_cluster: 'test',
+    local_namespace: 'shop',
+    local_workload_kind: 'Deployment',
+    local_workload: 'web',
+    local_pod: 'web-1',
+    local_node: 'node-a',
+    local_zone: 'us-east-1a',
+    local_region: 'us-east-1',
+    local_country: '',
+    local_asn: 0,
+    local_as_org: '',
+    remote_ip: '81.2.69.142',
+    remote_port: 443,
+    remote_kind: 'EXTERNAL',
+    remote_cluster: '',
+    remote_namespace: '',
+    remote_workload_kind: '',
+    remote_workload: '',
+    remote_pod: '',
+    remote_node: '',
+    remote_zone: '',
+    remote_region: '',
+    remote_country: 'GB',
+    remote_asn: 20712,
+    remote_as_org: 'Andrews & Arnold Ltd',
+    class: 'internet',
+    cloud: 'aws',
+    cloud_service: '',
+    cloud_service_region: '',
+    nat_gateway: false,
+    egress_bytes: 1000,
+    ingress_bytes: 2000,
+    egress_packets: 10,
+    ingress_packets: 20,
+    src_topic: 'flows.enriched.v1',
+    src_partition: 0,
+    src_offset: 0,
+    ...p,
+  };
+}

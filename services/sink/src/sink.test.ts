@@ -1,0 +1,216 @@
+// MemoryTransport + embedded chDB (one data directory for this file; one database per test).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, type Store } from '@tollgate/clickhouse';
+import { createLogger } from '@tollgate/log';
+import { allTopics, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
+import { Family, SchemaRegistry, type EnrichedFlow, type EnrichedFlowBatch } from '@tollgate/schema';
+import { createSink } from './sink.ts';
+
+const logger = createLogger('silent');
+const registry = SchemaRegistry.load();
+const codec = registry.codec<EnrichedFlowBatch>(Family.enriched);
+const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-ch-sink-'));
+const stores: Store[] = [];
+after(async () => {
+  for (const s of stores) await s.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function store(database: string): Promise<Store> {
+  const s = await openStore({ url: '', user: 'default', password: '', database, dataDir }, logger);
+  stores.push(s);
+  await s.migrate();
+  return s;
+}
+
+const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+
+function endpoint(ip: string, workload: string) {
+  return { ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '' };
+}
+
+/** Message i: `flows` flows of workload w<i % 3>, flow j sends i * 1000 + j bytes and receives 1. */
+function batch(i: number, flows: number): EnrichedFlowBatch {
+  const f = (j: number): EnrichedFlow => ({
+    time: HOUR + i * 1000,
+    conntrack_id: i * 1000 + j,
+    protocol: 6,
+    family: 'IPV4',
+    role: 'INITIATOR',
+    local: { ...endpoint('10.0.0.1', `w${i % 3}`), port: 40000 + j },
+    remote: { ...endpoint('10.0.1.1', 'db'), port: 5432 },
+    class: 'CROSS_ZONE',
+    cloud: 'aws',
+    cloud_service: '',
+    cloud_service_region: '',
+    nat_gateway: false,
+    egress_bytes: i * 1000 + j,
+    ingress_bytes: 1,
+    egress_packets: 1,
+    ingress_packets: 1,
+  });
+  return {
+    cluster: 'c',
+    node: 'n1',
+    window_start: HOUR,
+    window_end: HOUR + 10_000,
+    source: { agent_id: 'a', seq: i, topic: 'flows.raw.v1', partition: 0, offset: i },
+    flows: Array.from({ length: flows }, (_, j) => f(j)),
+  };
+}
+
+/** Expected egress per workload for messages [0, n) of `flows` flows each. */
+function expected(n: number, flows: number, skip: Set<number> = new Set()) {
+  const out = new Map<string, { egress: number; ingress: number }>();
+  for (let i = 0; i < n; i++) {
+    if (skip.has(i)) continue;
+    const w = out.get(`w${i % 3}`) ?? { egress: 0, ingress: 0 };
+    for (let j = 0; j < flows; j++) w.egress += i * 1000 + j;
+    w.ingress += flows;
+    out.set(`w${i % 3}`, w);
+  }
+  return [...out.entries()].sort().map(([workload, v]) => ({ namespace: 'ns', workload_kind: 'Deployment', workload, class: 'cross_zone', egress_bytes: v.egress, ingress_bytes: v.ingress }));
+}
+
+async function setup(prefix: string) {
+  const transport = new MemoryTransport();
+  const topics = topicNames(prefix);
+  await transport.ensureTopics(allTopics(topics), 2);
+  const producer = await transport.producer('test');
+  return { transport, topics, producer };
+}
+
+async function caughtUp(transport: MemoryTransport, group: string, topic: string): Promise<void> {
+  for (;;) {
+    const end = await transport.endOffsets(topic);
+    const committed = await transport.committed(group, topic);
+    if ([...end].every(([p, o]) => (committed.get(p) ?? 0) >= o)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function flowCount(s: Store): Promise<number> {
+  const rs = await s.client.query({ query: `SELECT toString(count()) AS n FROM ${s.database}.flows`, format: 'JSONEachRow' });
+  return Number((await rs.json<{ n: string }>())[0]!.n);
+}
+
+test('stores exactly the rows of every message, several messages per insert', async () => {
+  const s = await store('exact');
+  const { transport, topics, producer } = await setup('exact');
+  await producer.send(topics.enriched, Array.from({ length: 30 }, (_, i) => ({ key: `n${i % 4}`, value: codec.encode(batch(i, 7)) })));
+  const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
+  await sink.start();
+  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await sink.stop();
+  await sink.stop();
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(30, 7));
+  assert.equal(await flowCount(s), 210);
+  const st = sink.stats();
+  assert.deepEqual({ messages: st.messages, rows: st.rows, dlq: st.dlq }, { messages: 30, rows: 210, dlq: 0 });
+  assert.ok(st.inserts < 30, `several messages per insert (${st.inserts} inserts)`);
+  const resume = await s.resumeOffsets(topics.enriched);
+  assert.deepEqual(resume, await transport.endOffsets(topics.enriched));
+});
+
+test('a poison message goes to the DLQ with its reason and does not block the partition', async () => {
+  const s = await store('poison');
+  const { transport, topics, producer } = await setup('poison');
+  const good = (i: number) => ({ key: 'k', value: codec.encode(batch(i, 3)) });
+  await producer.send(topics.enriched, [good(0), good(1), { key: 'k', value: Buffer.from('not avro at all') }, good(3), good(4)]);
+  const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
+  await sink.start();
+  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await sink.stop();
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(5, 3, new Set([2])));
+
+  const dlq: InMessage[] = [];
+  const c = await transport.consumer('t', { groupId: 'dlq-reader', topics: [`${topics.enriched}.dlq`] });
+  await c.run(async (b) => void dlq.push(...b));
+  while (dlq.length < 1) await new Promise((r) => setTimeout(r, 10));
+  await c.close();
+  assert.equal(dlq.length, 1);
+  assert.equal(dlq[0]!.value.toString(), 'not avro at all');
+  assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /not an Avro single-object message/);
+  assert.equal(dlq[0]!.headers[DlqHeaders.stage], 'sink');
+  assert.equal(dlq[0]!.headers[DlqHeaders.offset], '2');
+  assert.deepEqual({ ...sink.stats(), inserts: 0, retries: 0 }, { messages: 5, rows: 12, inserts: 0, dlq: 1, retries: 0 });
+});
+
+test('rows ClickHouse rejects send their message to the DLQ; the rest of the batch is stored', async () => {
+  const s = await store('rejected');
+  const { transport, topics, producer } = await setup('rejected');
+  const bad = batch(1, 3);
+  bad.flows[1]!.remote.ip = 'not-an-ip';
+  await producer.send(topics.enriched, [0, 1, 2].map((i) => ({ key: 'k', value: codec.encode(i === 1 ? bad : batch(i, 3)) })));
+  const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
+  await sink.start();
+  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await sink.stop();
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(3, 3, new Set([1])));
+  const dlq: InMessage[] = [];
+  const c = await transport.consumer('t', { groupId: 'dlq-reader', topics: [`${topics.enriched}.dlq`] });
+  await c.run(async (b) => void dlq.push(...b));
+  while (dlq.length < 1) await new Promise((r) => setTimeout(r, 10));
+  await c.close();
+  assert.deepEqual(dlq.map((m) => m.headers[DlqHeaders.offset]), ['1']);
+  assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /^clickhouse rejected the rows: .*Cannot parse IPv6 not-an-ip/);
+  assert.equal(sink.stats().dlq, 1);
+});
+
+test('a sink that dies after an insert but before the commit, restarted with other batch sizes, leaves exact totals', async () => {
+  const s = await store('crash');
+  const { transport, topics, producer } = await setup('crash');
+  await producer.send(topics.enriched, Array.from({ length: 40 }, (_, i) => ({ key: `n${i % 2}`, value: codec.encode(batch(i, 5)) })));
+
+  // The store accepts the first insert, then the process "dies" before the handler returns.
+  let inserts = 0;
+  const dying: Store = {
+    ...s,
+    async insertFlows(rows, token) {
+      await s.insertFlows(rows, token);
+      if (++inserts === 2) throw new Error('killed after the insert');
+    },
+  };
+  const first = createSink({ transport, store: dying, topics, settings: { batchRows: 60, flushMs: 20 }, logger, registry, retry: { attempts: 1, baseMs: 1 } });
+  await first.start();
+  await assert.rejects(first.done, /killed after the insert/);
+  await first.stop();
+  const committed = [...(await transport.committed('tollgate-sink', topics.enriched)).values()].reduce((a, b) => a + b, 0);
+  const stored = await flowCount(s);
+  assert.ok(stored > committed * 5, `the crash left rows stored beyond the commit (${stored} rows, ${committed} messages committed)`);
+
+  const second = createSink({ transport, store: s, topics, settings: { batchRows: 35, flushMs: 20 }, logger, registry });
+  await second.start();
+  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await second.stop();
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(40, 5));
+  assert.equal(await flowCount(s), 200);
+});
+
+test('a retriable insert error is retried with the same token and stored once', async () => {
+  const s = await store('retry');
+  const { transport, topics, producer } = await setup('retry');
+  await producer.send(topics.enriched, Array.from({ length: 6 }, (_, i) => ({ key: 'k', value: codec.encode(batch(i, 4)) })));
+  const tokens: string[] = [];
+  let calls = 0;
+  const flaky: Store = {
+    ...s,
+    async insertFlows(rows, token) {
+      tokens.push(token);
+      await s.insertFlows(rows, token);
+      if (++calls === 1) throw new Error('connection reset after the insert');
+    },
+  };
+  const sink = createSink({ transport, store: flaky, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry, retry: { attempts: 3, baseMs: 1 } });
+  await sink.start();
+  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await sink.stop();
+  assert.equal(tokens[0], tokens[1]);
+  assert.match(tokens[0]!, /^retry\.flows\.enriched\.v1\/\d\/\d+-\d+$/);
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(6, 4));
+  assert.equal(sink.stats().retries, 1);
+});

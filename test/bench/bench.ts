@@ -1,0 +1,190 @@
+// npm run bench: Tollgate's throughput on this machine.
+//   1. each stage alone, in this process (agent, enricher, sink into chDB);
+//   2. the baseline: the whole pipeline in one process on the in-process transport;
+//   3. the Kafka client comparison (@platformatic/kafka vs kafkajs) on the real broker;
+//   4. the pipeline end to end through the real broker: agent, enricher and sink as three
+//      `tollgate` processes, as they are deployed.
+// The last line is one JSON object with every figure by name. Ratios are against the baseline
+// measured in the same run. Target: pipeline_flows_per_s >= 50,000 on 2 cores.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@tollgate/log';
+import { SchemaRegistry, Family, type RawFlowBatch, type EnrichedFlowBatch } from '@tollgate/schema';
+import { createScenario, DAY } from '@tollgate/sim';
+import { DeltaTracker, toBatches } from '@tollgate/agent';
+import { createEnrichContext, enrichBatch, loadEnricherSettings } from '@tollgate/enricher';
+import { openStore, type FlowRow } from '@tollgate/clickhouse';
+import { MemoryTransport, allTopics, topicNames, type Transport } from '@tollgate/pipeline';
+import { createKafkaTransport } from '@tollgate/kafka';
+import { createRuntime, runSimPipeline } from '@tollgate/cli';
+import { benchKafkaClients } from './kafka-clients.ts';
+
+const TARGET = 50_000;
+const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
+const SCALE = Number(process.env.TOLLGATE_BENCH_SCALE || 8);
+const BIN = fileURLToPath(new URL('../../bin/tollgate.mjs', import.meta.url));
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const rate = (n: number, s: number) => Math.round(n / s);
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+const start = Math.floor(Date.now() / DAY) * DAY - 8 * DAY;
+const scenario = createScenario({ seed: 1, days: 8, scale: SCALE, start });
+const registry = SchemaRegistry.load();
+const rawCodec = registry.codec<RawFlowBatch>(Family.raw);
+const enrichedCodec = registry.codec<EnrichedFlowBatch>(Family.enriched);
+const figures: Record<string, number | string | boolean> = { scale: SCALE };
+
+// 1a. Agent: conntrack ticks -> deltas -> Avro batches.
+let t = performance.now();
+const rawMessages: Buffer[] = [];
+let flows = 0;
+for (const node of scenario.nodes) {
+  const tracker = new DeltaTracker();
+  let prev: number | undefined;
+  let seq = 0;
+  for (const tick of scenario.ticks(node)) {
+    const deltas = tracker.apply(tick);
+    if (prev !== undefined && deltas.length) {
+      const batches = toBatches(deltas, { cluster: scenario.cluster, node, agent_id: `${node}@bench`, window_start: prev, window_end: tick.time }, 500, seq);
+      seq += batches.length;
+      for (const b of batches) rawMessages.push(rawCodec.encode(b));
+      flows += deltas.length;
+    }
+    prev = tick.time;
+  }
+}
+let s = (performance.now() - t) / 1000;
+figures.flows = flows;
+figures.agent_flows_per_s = rate(flows, s);
+log(`agent     ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (${rawMessages.length} messages)`);
+
+// 1b. Enricher: decode, enrich, encode.
+const ctx = createEnrichContext(loadEnricherSettings({ ...scenario.enricherEnv, TOLLGATE_K8S_SOURCE: 'sim' }));
+for (const e of scenario.inventory) ctx.index.apply(e);
+t = performance.now();
+const enriched: EnrichedFlowBatch[] = [];
+let records = 0;
+rawMessages.forEach((m, i) => {
+  const out = enrichBatch(rawCodec.decode(m), { agent_id: 'bench', seq: i, topic: 'flows.raw.v1', partition: 0, offset: i }, ctx);
+  enrichedCodec.encode(out);
+  records += out.flows.length;
+  enriched.push(out);
+});
+s = (performance.now() - t) / 1000;
+figures.enricher_flows_per_s = rate(flows, s);
+figures.records = records;
+log(`enricher  ${fmt(flows)} flows -> ${fmt(records)} records in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s`);
+
+// 1c. Sink: rows into chDB, inserts of up to 100k rows.
+const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+const logger = createLogger('warn');
+let store = await openStore({ url: '', user: 'default', password: '', database: 'bench_sink', dataDir }, logger);
+await store.migrate();
+t = performance.now();
+let rows: FlowRow[] = [];
+let stored = 0;
+let inserts = 0;
+const flush = async () => {
+  await store.insertFlows(rows, `bench/${inserts++}`);
+  stored += rows.length;
+  rows = [];
+};
+for (let i = 0; i < enriched.length; i++) {
+  for (const r of store.toFlowRows(enriched[i]!, { topic: 'flows.enriched.v1', partition: 0, offset: i })) rows.push(r);
+  if (rows.length >= 100_000) await flush();
+}
+if (rows.length) await flush();
+s = (performance.now() - t) / 1000;
+figures.sink_rows_per_s = rate(stored, s);
+figures.sink_flows_per_s = rate(flows, s);
+log(`sink      ${fmt(stored)} rows in ${inserts} inserts, ${s.toFixed(2)} s: ${fmt(rate(stored, s))} rows/s (${fmt(rate(flows, s))} flows/s)`);
+await store.close();
+
+// 2. Baseline: the whole pipeline in this process, on the in-process transport.
+const rt = createRuntime({ TOLLGATE_LOG_LEVEL: 'warn' });
+store = await openStore({ url: '', user: 'default', password: '', database: 'bench_inproc', dataDir }, logger);
+await store.migrate();
+const memory = new MemoryTransport();
+await memory.ensureTopics(allTopics(rt.topics), 3);
+const inproc = await runSimPipeline({ rt, env: {}, scenario, transport: memory, store });
+await store.close();
+figures.in_process_flows_per_s = rate(inproc.flows, inproc.seconds);
+log(`in-process pipeline (baseline): ${fmt(inproc.flows)} flows in ${inproc.seconds.toFixed(2)} s: ${fmt(rate(inproc.flows, inproc.seconds))} flows/s`);
+
+// 3. Kafka clients on the real broker, with Tollgate's own messages.
+const clients = await benchKafkaClients({ brokers: [BROKERS], messages: 1000, flowsPerMessage: 500, rounds: 2 });
+for (const [name, f] of Object.entries(clients)) {
+  for (const [k, v] of Object.entries(f)) figures[`kafka_${name}_${k}`] = v;
+  log(`kafka ${name.padEnd(12)} produce ${fmt(f.produce_flows_per_s)} flows/s, consume ${fmt(f.consume_flows_per_s)} flows/s`);
+}
+figures.kafka_produce_ratio_platformatic_vs_kafkajs = Number((clients.platformatic.produce_msgs_per_s / clients.kafkajs.produce_msgs_per_s).toFixed(2));
+figures.kafka_consume_ratio_platformatic_vs_kafkajs = Number((clients.platformatic.consume_msgs_per_s / clients.kafkajs.consume_msgs_per_s).toFixed(2));
+
+// 4. End to end through Kafka: three processes, as deployed.
+const prefix = `bench-${process.pid}-${Date.now()}`;
+const procDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-e2e-'));
+const env = {
+  ...process.env,
+  TOLLGATE_KAFKA_BROKERS: BROKERS,
+  TOLLGATE_TOPIC_PREFIX: prefix,
+  TOLLGATE_DATA_DIR: procDir,
+  TOLLGATE_CLICKHOUSE_URL: '',
+  TOLLGATE_SIM_SEED: '1',
+  TOLLGATE_SIM_DAYS: '8',
+  TOLLGATE_SIM_SCALE: String(SCALE),
+  TOLLGATE_SIM_START: new Date(start).toISOString(),
+  TOLLGATE_AGENT_SOURCE: 'sim',
+  TOLLGATE_K8S_SOURCE: 'sim',
+  TOLLGATE_NODE_NAME: '',
+  TOLLGATE_LOG_LEVEL: 'info',
+};
+const kafka: Transport = await createKafkaTransport({ brokers: [BROKERS], client: 'platformatic', clientId: 'bench', logger });
+const topics = topicNames(prefix);
+await kafka.ensureTopics(allTopics(topics), 3);
+const run = (command: string) => {
+  const child = spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"msg":"started"')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`${command} exited with ${code}: ${out.slice(-2000)}`)));
+  });
+  started.catch(() => {});
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, started, exited, log: () => out };
+};
+const sink = run('sink');
+const enricher = run('enricher');
+await Promise.all([sink.started, enricher.started]);
+t = performance.now();
+const agent = run('agent');
+const agentCode = await agent.exited;
+if (agentCode !== 0) throw new Error(`agent failed: ${agent.log().slice(-2000)}`);
+const pending = async (group: string, topic: string) => {
+  const [end, committed] = await Promise.all([kafka.endOffsets(topic), kafka.committed(group, topic)]);
+  return [...end].some(([p, off]) => off > (committed.get(p) ?? 0));
+};
+while ((await pending(`${prefix}.tollgate-enricher`, topics.raw)) || (await pending(`${prefix}.tollgate-sink`, topics.enriched))) {
+  await new Promise((r) => setTimeout(r, 20));
+}
+s = (performance.now() - t) / 1000;
+sink.child.kill('SIGTERM');
+enricher.child.kill('SIGTERM');
+await Promise.all([sink.exited, enricher.exited]);
+await kafka.close();
+rmSync(dataDir, { recursive: true, force: true });
+rmSync(procDir, { recursive: true, force: true });
+
+figures.pipeline_seconds = Number(s.toFixed(2));
+figures.pipeline_flows_per_s = rate(flows, s);
+figures.pipeline_vs_in_process = Number((rate(flows, s) / (figures.in_process_flows_per_s as number)).toFixed(2));
+figures.target_flows_per_s = TARGET;
+figures.meets_target = rate(flows, s) >= TARGET;
+log(`pipeline through Kafka (3 processes): ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (x${figures.pipeline_vs_in_process} the in-process baseline; target ${fmt(TARGET)})`);
+console.log(JSON.stringify(figures));
+process.exit(0);
