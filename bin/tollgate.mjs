@@ -11,4 +11,5 @@ if (major < 24 && !(major === 22 && minor >= 18)) {
   process.exit(2);
 }
 const { main } = await import('../services/cli/src/main.ts');
-process.exitCode = await main(process.argv.slice(2), process.env);
+// Exit explicitly: a client library's idle socket or timer must not keep a finished command alive.
+process.exit(await main(process.argv.slice(2), process.env));

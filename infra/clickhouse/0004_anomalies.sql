@@ -6,7 +6,7 @@
 --   new_country_min_bytes   NEW_COUNTRY: least egress bytes in the hour to report a new country.
 --   learning_hours          A workload whose first traffic is less than this many hours before the hour is not judged (NEW_COUNTRY, VOLUME_SPIKE).
 --   unexpected_min_bytes    UNEXPECTED_COUNTRY: least egress bytes in the hour.
---   spike_ratio             VOLUME_SPIKE: hour egress >= ratio x hourly average of the previous 7 days ...
+--   spike_ratio             VOLUME_SPIKE: hour egress >= ratio x the busiest hour of the previous 7 days ...
 --   spike_min_bytes         ... and >= this absolute floor.
 CREATE TABLE IF NOT EXISTS {{db}}.anomaly_settings
 (
@@ -25,7 +25,7 @@ FROM (
         ('new_country_min_bytes', 1048576.),
         ('learning_hours', 24.),
         ('unexpected_min_bytes', 1.),
-        ('spike_ratio', 10.),
+        ('spike_ratio', 3.),
         ('spike_min_bytes', 104857600.)
     ]) AS s
 )
@@ -163,8 +163,9 @@ WHERE class IN ('internet', 'private')
   )
 GROUP BY hour, cluster, namespace, workload_kind, workload, remote_country, remote_asn, remote_port;
 
--- Hourly external egress (what destinations_hourly holds) against the hourly average of
--- the previous 7 days (fixed window: a window frame cannot take a setting).
+-- Hourly external egress (what destinations_hourly holds) against the busiest hour of the
+-- previous 7 days (fixed window: a window frame cannot take a setting). The peak, not the
+-- average, so a daily batch job is compared with its own earlier runs, not with idle hours.
 CREATE OR REPLACE VIEW {{db}}.anomaly_volume_spike AS
 SELECT
     s.hour AS window_start, s.cluster AS cluster, s.namespace AS namespace, s.workload_kind AS workload_kind, s.workload AS workload,
@@ -176,8 +177,8 @@ SELECT
 FROM (
     SELECT
         *,
-        sum(bytes) OVER (PARTITION BY cluster, namespace, workload_kind, workload ORDER BY toUInt32(hour)
-                         RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING) / 168 AS baseline
+        max(bytes) OVER (PARTITION BY cluster, namespace, workload_kind, workload ORDER BY toUInt32(hour)
+                         RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING) AS baseline
     FROM (
         SELECT hour, cluster, namespace, workload_kind, workload, sum(egress_bytes) AS bytes
         FROM {{db}}.destinations_hourly

@@ -89,6 +89,11 @@ export interface WorkloadClassBytes {
   ingress_bytes: number;
 }
 
+/** IPv4 addresses are stored IPv4-mapped in IPv6 columns; show them as people write them. */
+export function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
 const SEVERITIES: readonly Severity[] = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
 
 function seconds(t: number | Date | undefined, dflt: number): number {
@@ -198,7 +203,7 @@ export async function anomalyRows(q: QueryFn, db: string, opts: Period): Promise
     rule: String(r.rule) as AnomalyRule,
     country: String(r.country),
     asn: Number(r.asn),
-    ip: String(r.ip),
+    ip: plainIp(String(r.ip)),
     port: Number(r.port),
     bytes: Number(r.bytes),
     baseline_bytes: Number(r.baseline_bytes),
@@ -229,7 +234,7 @@ export async function anomalies(q: QueryFn, db: string, opts: Period): Promise<A
     country: String(r.country),
     asn: Number(r.dest_asn),
     port: Number(r.dest_port),
-    ip: String(r.sample_ip),
+    ip: plainIp(String(r.sample_ip)),
     first_window: Number(r.first_ws) * 1000,
     last_window_end: Number(r.last_we) * 1000,
     hours: Number(r.hours),

@@ -201,10 +201,13 @@ test('anomalies: mining port, new country after a baseline; not for a country se
     flowRow({ local_workload: 'fresh', time: T + 5, remote_country: 'JP', egress_bytes: 9 * MiB, src_offset: off++ }),
     // batch: a mining pool port on the internet.
     flowRow({ local_workload: 'batch', local_workload_kind: 'Job', time: T + 7, remote_country: 'NL', remote_asn: 1136, remote_ip: '81.2.69.160', remote_port: 3333, egress_bytes: 4000, src_offset: off++ }),
-    // spiky: 168 MiB in the baseline week (1 MiB/h on average), then 200 MiB in hour T to a known country.
+    // spiky: its busiest hour of the baseline week sent 5 MiB, then 200 MiB in hour T to a known country.
     flowRow({ local_workload: 'spiky', time: T - 8 * D, remote_country: 'GB', egress_bytes: MiB, src_offset: off++ }),
-    flowRow({ local_workload: 'spiky', time: T - 3 * D, remote_country: 'GB', egress_bytes: 168 * MiB, src_offset: off++ }),
+    flowRow({ local_workload: 'spiky', time: T - 3 * D, remote_country: 'GB', egress_bytes: 5 * MiB, src_offset: off++ }),
     flowRow({ local_workload: 'spiky', time: T + 9, remote_country: 'GB', egress_bytes: 200 * MiB, src_offset: off++ }),
+    // nightly: a daily 150 MiB upload, then 160 MiB: its own earlier runs are the baseline, not the idle hours.
+    ...[8, 6, 5, 4, 3, 2, 1].map((d) => flowRow({ local_workload: 'nightly', time: T - d * D, remote_country: 'GB', egress_bytes: 150 * MiB, src_offset: off++ })),
+    flowRow({ local_workload: 'nightly', time: T + 11, remote_country: 'GB', egress_bytes: 160 * MiB, src_offset: off++ }),
     // in-cluster traffic on 3333 is not a mining pool.
     flowRow({ local_workload: 'batch', local_workload_kind: 'Job', time: T + 8, class: 'same_zone', remote_kind: 'POD', remote_country: '', remote_port: 3333, src_offset: off++ }),
   ];
@@ -215,7 +218,7 @@ test('anomalies: mining port, new country after a baseline; not for a country se
     `${r.rule} ${r.workload} ${r.country} ${r.port} ${(r.window_start / 1000 - T) / 3600}h`;
   assert.deepEqual(found.map(key).sort(), ['MINING_PORT batch NL 3333 0h', 'NEW_COUNTRY web CA 443 0h', 'NEW_COUNTRY web US 443 0h', 'VOLUME_SPIKE spiky  0 0h']);
   const spike = found.find((r) => r.rule === 'VOLUME_SPIKE')!;
-  assert.deepEqual([spike.bytes, spike.baseline_bytes, spike.score, spike.severity], [200 * MiB, MiB, 200, 'HIGH']);
+  assert.deepEqual([spike.bytes, spike.baseline_bytes, spike.score, spike.severity], [200 * MiB, 5 * MiB, 40, 'HIGH']);
   const us = found.find((r) => r.country === 'US')!;
   assert.deepEqual(
     { ...us, id: us.id.length },

@@ -54,8 +54,15 @@ export interface Store {
   /** Rows of the `anomalies` view (one per rule, workload, destination and hour), oldest first. */
   anomalyRows(opts?: Period): Promise<AnomalyRow[]>;
   bytesByWorkloadClass(): Promise<WorkloadClassBytes[]>;
+  /** Clusters that have traffic in the store. */
+  clusters(): Promise<string[]>;
+  /** Deletes all traffic (flows, rollups, sink offsets), keeping prices and rule settings. For the demo's fresh start. */
+  truncateTraffic(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Tables that hold traffic (as opposed to prices and rule settings). */
+const TRAFFIC_TABLES = ['flows', 'flow_offsets', 'workload_hourly', 'destinations_hourly'] as const;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -213,6 +220,17 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     anomalies: (opts = {}) => anomalies(query, db, opts),
     anomalyRows: (opts = {}) => anomalyRows(query, db, opts),
     bytesByWorkloadClass: () => bytesByWorkloadClass(query, db),
+
+    async clusters() {
+      const rows = await query<{ cluster: string }>(
+        `SELECT DISTINCT cluster FROM (SELECT DISTINCT cluster FROM ${db}.workload_hourly UNION ALL SELECT DISTINCT cluster FROM ${db}.flows) ORDER BY cluster`,
+      );
+      return rows.map((r) => r.cluster);
+    },
+
+    async truncateTraffic() {
+      for (const table of TRAFFIC_TABLES) await client.command({ query: `TRUNCATE TABLE IF EXISTS ${db}.${table}` });
+    },
 
     close() {
       return (closed ??= client.close());

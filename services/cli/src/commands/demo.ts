@@ -53,7 +53,7 @@ export const demoCommand: Command = {
       }
       if (clusters.length > 0) {
         say(`demo: replacing the previous demo's data in ${ch.url ? ch.database : ch.dataDir}`);
-        await store.deleteCluster(scenario.cluster);
+        await store.truncateTraffic();
       }
       transport = await openTransport(rt, 'demo', false);
       say(
@@ -71,18 +71,6 @@ export const demoCommand: Command = {
           say(`demo: day ${day}/${scenario.days} · agents ${count(p.flows)} flows · enricher ${count(p.records)} records · sink ${count(p.rows)} rows stored`);
         },
       });
-      const flows = agents.reduce((n, a) => n + a.stats().flows, 0);
-        say(`demo: day ${day}/${scenario.days} · agents ${count(flows)} flows · enricher ${count(enricher.stats().records)} records · sink ${count(sink.stats().rows)} rows stored`);
-      }, 1000);
-      try {
-        await Promise.race([Promise.all(agents.map((a) => a.done)), sink.done, enricher.done]);
-        await Promise.all(agents.map((a) => a.done));
-        await drain(rt, transport, [sink.done, enricher.done]);
-      } finally {
-        clearInterval(progress);
-        await life.stop();
-        await producer.close();
-      }
       const { sink: s, enricher: e } = result;
       say(
         `demo: done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${count(result.flows)} flows -> ${count(e.records)} records -> ` +
