@@ -10,21 +10,20 @@ interface Partition {
 }
 
 class Signal {
-  private waiters: Array<() => void> = [];
+  private waiters = new Set<() => void>();
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(t);
-        self.waiters = self.waiters.filter((w) => w !== done);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
         resolve();
-      }
-      this.waiters.push(done);
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
     });
   }
   notify(): void {
-    for (const w of this.waiters.splice(0)) w();
+    for (const w of [...this.waiters]) w();
   }
 }
 

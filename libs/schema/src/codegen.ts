@@ -16,7 +16,6 @@ export const GENERATED_FILE = fileURLToPath(new URL('./types.generated.ts', impo
 export function generateTypes(reg: SchemaRegistry): string {
   const out: string[] = [
     '// Generated from schemas/*/v<N>.avsc by libs/schema/src/codegen.ts (npm run schemas:gen). Do not edit.',
-    '/* eslint-disable */',
     '',
   ];
   const emitted = new Set<string>();
@@ -32,7 +31,7 @@ export function generateTypes(reg: SchemaRegistry): string {
           emitted.add(name);
           const lines = (s.fields as Obj[]).map((f) => {
             const doc = f.doc ? `  /** ${String(f.doc)} */\n` : '';
-            return `${doc}  ${String(f.name)}: ${emit(f.type)};`;
+            return `${doc}  ${String(f.name)}: ${emit(f.type as Json)};`;
           });
           const doc = s.doc ? `/** ${String(s.doc)} */\n` : '';
           out.push(`${doc}export interface ${name} {\n${lines.join('\n')}\n}\n`);
@@ -49,9 +48,9 @@ export function generateTypes(reg: SchemaRegistry): string {
         return name;
       }
       case 'array':
-        return `Array<${emit(s.items)}>`;
+        return `Array<${emit(s.items as Json)}>`;
       case 'map':
-        return `Record<string, ${emit(s.values)}>`;
+        return `Record<string, ${emit(s.values as Json)}>`;
       case 'fixed':
         return 'Buffer';
       default:

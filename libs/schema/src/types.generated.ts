@@ -1,5 +1,4 @@
 // Generated from schemas/*/v<N>.avsc by libs/schema/src/codegen.ts (npm run schemas:gen). Do not edit.
-/* eslint-disable */
 
 // anomaly-event/v1.avsc
 export type AnomalyRule = 'NEW_COUNTRY' | 'NEW_ASN' | 'UNEXPECTED_COUNTRY' | 'VOLUME_SPIKE' | 'MINING_PORT' | 'OTHER';
