@@ -233,7 +233,7 @@ test('anomalies: mining port, new country after a baseline; not for a country se
       rule: 'NEW_COUNTRY',
       country: 'US',
       asn: 15169,
-      ip: '::ffff:8.8.4.4',
+      ip: '8.8.4.4',
       port: 443,
       bytes: 5 * MiB,
       baseline_bytes: 0,
