@@ -97,7 +97,9 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     await producer.send(topics.raw, [{ key: scenario.nodes[0]!, value: Buffer.from('{"not":"avro"}') }]);
     await producer.close();
 
-    let sink = start('sink', 'sink', env);
+    // Small inserts, so the sink is still busy when it is killed.
+    const sinkEnv = { ...env, TOLLGATE_SINK_BATCH_ROWS: '2000' };
+    let sink = start('sink', 'sink', sinkEnv);
     procs.push(sink);
     const enricher = start('enricher', 'enricher', env);
     procs.push(enricher);
@@ -105,15 +107,18 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     procs.push(agent);
 
     // Kill the sink once, mid-stream, after it has committed some batches.
-    await waitFor('the sink to commit a first batch', async () => sum(await kafka.committed('tollgate-sink', topics.enriched)) > 0, 120_000, procs);
+    await waitFor('the sink to commit a first batch', async () => sum(await kafka.committed(`${prefix}.tollgate-sink`, topics.enriched)) > 0, 120_000, procs);
     sink.child.kill('SIGKILL');
     await sink.exited;
-    sink = start('sink (restarted)', 'sink', env);
+    const committedAtKill = sum(await kafka.committed(`${prefix}.tollgate-sink`, topics.enriched));
+    sink = start('sink (restarted)', 'sink', sinkEnv);
     procs.push(sink);
 
     assert.equal(await agent.exited, 0, `agent exit code\n${agent.log.join('')}`);
-    await waitFor('the enricher to drain flows.raw', () => drained(kafka, 'tollgate-enricher', topics.raw), 120_000, procs);
-    await waitFor('the sink to drain flows.enriched', () => drained(kafka, 'tollgate-sink', topics.enriched), 120_000, procs);
+    await waitFor('the enricher to drain flows.raw', () => drained(kafka, `${prefix}.tollgate-enricher`, topics.raw), 120_000, procs);
+    await waitFor('the sink to drain flows.enriched', () => drained(kafka, `${prefix}.tollgate-sink`, topics.enriched), 120_000, procs);
+    const enrichedMessages = sum(await kafka.endOffsets(topics.enriched));
+    assert.ok(committedAtKill > 0 && committedAtKill < enrichedMessages, `killed mid-stream: ${committedAtKill} of ${enrichedMessages} committed`);
     for (const p of [sink, enricher]) p.child.kill('SIGTERM');
     assert.equal(await sink.exited, 0, `sink exit code\n${sink.log.join('')}`);
     assert.equal(await enricher.exited, 0, `enricher exit code\n${enricher.log.join('')}`);
