@@ -1,5 +1,5 @@
 // The `tollgate` command (bin/tollgate.mjs runs main).
-export { main, commands } from './main.ts';
+export { main, commandNames, loadCommand } from './main.ts';
 export { createRuntime, openTransport, groupId } from './runtime.ts';
 export type { Runtime } from './runtime.ts';
 export { runSimPipeline } from './pipeline.ts';

@@ -3,19 +3,30 @@ import { ConfigError, type Env } from '@tollgate/config';
 import { parseArgs, usage, UsageError, type OptionSpec } from './args.ts';
 import { createRuntime } from './runtime.ts';
 import type { Command } from './commands/command.ts';
-import { agentCommand } from './commands/agent.ts';
-import { enricherCommand } from './commands/enricher.ts';
-import { sinkCommand } from './commands/sink.ts';
-import { demoCommand } from './commands/demo.ts';
-import { reportCommand } from './commands/report.ts';
-import { migrateCommand } from './commands/migrate.ts';
 
-export const commands: Command[] = [demoCommand, reportCommand, agentCommand, enricherCommand, sinkCommand, migrateCommand];
+/**
+ * Commands load on demand: the agent on a node should not load ClickHouse's engine, nor the
+ * sink the GeoIP databases.
+ */
+const loaders: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: { summary: 'The whole pipeline on one machine (simulated cluster, embedded ClickHouse), then the report.', load: async () => (await import('./commands/demo.ts')).demoCommand },
+  report: { summary: 'Cost per workload and anomalous destinations, from ClickHouse.', load: async () => (await import('./commands/report.ts')).reportCommand },
+  agent: { summary: 'Node agent: conntrack byte deltas -> flows.raw.v1.', load: async () => (await import('./commands/agent.ts')).agentCommand },
+  enricher: { summary: 'flows.raw.v1 -> owners, zones, GeoIP, traffic class -> flows.enriched.v1.', load: async () => (await import('./commands/enricher.ts')).enricherCommand },
+  sink: { summary: 'flows.enriched.v1 -> ClickHouse, offsets committed after the insert.', load: async () => (await import('./commands/sink.ts')).sinkCommand },
+  migrate: { summary: 'Apply the ClickHouse migrations (safe to repeat).', load: async () => (await import('./commands/migrate.ts')).migrateCommand },
+};
+
+export const commandNames = Object.keys(loaders);
+
+export async function loadCommand(name: string): Promise<Command | undefined> {
+  return Object.hasOwn(loaders, name) ? loaders[name]!.load() : undefined;
+}
 
 const helpOption: OptionSpec = { name: 'help', type: 'boolean', help: 'Show this help.' };
 
 function topUsage(): string {
-  const rows = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
+  const rows = Object.entries(loaders).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
   return (
     'Usage: tollgate <command> [options]\n\n' +
     'What your Kubernetes network traffic costs, per workload, and which pods talk to places they never should.\n\n' +
@@ -30,7 +41,7 @@ export async function main(argv: string[], env: Env, out: NodeJS.WritableStream 
     out.write(topUsage());
     return name ? 0 : 2;
   }
-  const cmd = commands.find((c) => c.name === name);
+  const cmd = await loadCommand(name);
   if (!cmd) {
     err.write(`tollgate: unknown command '${name}'\n\n${topUsage()}`);
     return 2;
@@ -39,7 +50,7 @@ export async function main(argv: string[], env: Env, out: NodeJS.WritableStream 
   try {
     const args = parseArgs(rest, specs);
     if (args.options.help) {
-      out.write(usage(cmd.name, cmd.summary, specs, cmd.details));
+      out.write(usage(cmd.name, loaders[name]!.summary, specs, cmd.details));
       return 0;
     }
     const rt = createRuntime(env, { logLevel: cmd.name === 'demo' || cmd.name === 'report' || cmd.name === 'migrate' ? quietLevel(env) : undefined });
@@ -50,7 +61,7 @@ export async function main(argv: string[], env: Env, out: NodeJS.WritableStream 
       return 2;
     }
     if (e instanceof UsageError) {
-      err.write(`tollgate ${cmd.name}: ${e.message}\n\n${usage(cmd.name, cmd.summary, specs, cmd.details)}`);
+      err.write(`tollgate ${cmd.name}: ${e.message}\n\n${usage(cmd.name, loaders[name]!.summary, specs, cmd.details)}`);
       return 2;
     }
     const verbose = env.TOLLGATE_LOG_LEVEL === 'debug' || env.TOLLGATE_LOG_LEVEL === 'trace';

@@ -5,7 +5,6 @@ import { loadSettings, settings, ConfigError, type Env } from '@tollgate/config'
 import { createLogger, type Logger } from '@tollgate/log';
 import { SchemaRegistry } from '@tollgate/schema';
 import { MemoryTransport, allTopics, topicNames, type TopicNames, type Transport } from '@tollgate/pipeline';
-import { createKafkaTransport } from '@tollgate/kafka';
 
 export interface Runtime {
   env: Env;
@@ -34,6 +33,7 @@ export async function openTransport(rt: Runtime, role: string, required: boolean
     await t.ensureTopics(allTopics(rt.topics), rt.kafka.partitions);
     return t;
   }
+  const { createKafkaTransport } = await import('@tollgate/kafka');
   const t = await createKafkaTransport({
     brokers: rt.kafka.brokers,
     client: rt.kafka.client,

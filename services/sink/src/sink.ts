@@ -135,9 +135,21 @@ export function createSink(deps: SinkDeps): Sink {
     }
   }
 
+  /**
+   * One partition's messages: decoded and converted chunk by chunk; a full chunk's insert runs
+   * while the next chunk is decoded (chDB and a server both insert off the JS thread), at most
+   * one insert in flight, in offset order. Resolves when every chunk is stored, so the consumer
+   * commits only stored data.
+   */
   async function handle(messages: InMessage[]): Promise<void> {
     const rowsOf = new Map<InMessage, FlowRow[]>();
     let chunk: Chunk = { rows: [], first: -1, last: -1, messages: [] };
+    let inFlight: Promise<void> = Promise.resolve();
+    const ship = async (c: Chunk) => {
+      await inFlight;
+      inFlight = flush(c, rowsOf);
+      inFlight.catch(() => {});
+    };
     for (const m of messages) {
       let batch: EnrichedFlowBatch;
       try {
@@ -150,7 +162,7 @@ export function createSink(deps: SinkDeps): Sink {
       }
       const rows = store.toFlowRows(batch, { topic: m.topic, partition: m.partition, offset: m.offset });
       if (chunk.rows.length > 0 && chunk.rows.length + rows.length > settings.batchRows) {
-        await flush(chunk, rowsOf);
+        await ship(chunk);
         chunk = { rows: [], first: -1, last: -1, messages: [] };
       }
       rowsOf.set(m, rows);
@@ -159,7 +171,8 @@ export function createSink(deps: SinkDeps): Sink {
       chunk.messages.push(m);
       for (const r of rows) chunk.rows.push(r);
     }
-    await flush(chunk, rowsOf);
+    await ship(chunk);
+    await inFlight;
     counters.messages += rowsOf.size;
   }
 

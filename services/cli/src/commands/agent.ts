@@ -11,7 +11,6 @@ import type { Command } from './command.ts';
 
 export const agentCommand: Command = {
   name: 'agent',
-  summary: 'Node agent: conntrack byte deltas -> flows.raw.v1 (Kafka).',
   options: [],
   details:
     'Settings: TOLLGATE_KAFKA_BROKERS (required), TOLLGATE_NODE_NAME, TOLLGATE_AGENT_SOURCE, TOLLGATE_POLL_INTERVAL_MS,\n' +

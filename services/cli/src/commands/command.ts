@@ -3,7 +3,6 @@ import type { Runtime } from '../runtime.ts';
 
 export interface Command {
   name: string;
-  summary: string;
   options: OptionSpec[];
   details?: string;
   /** Returns the exit code. Throws ConfigError/UsageError for bad input (printed as one line). */

@@ -23,7 +23,6 @@ const options: OptionSpec[] = [
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'The whole pipeline on one machine: simulated cluster -> agent -> enricher -> sink -> embedded ClickHouse, then the report.',
   options,
   details:
     'The store (TOLLGATE_DATA_DIR, default .tollgate/chdb) stays afterwards, so `tollgate report` shows the same numbers.\n' +

@@ -7,7 +7,6 @@ import type { Command } from './command.ts';
 
 export const enricherCommand: Command = {
   name: 'enricher',
-  summary: 'Enricher: flows.raw.v1 -> pod owners, zones, GeoIP, traffic class -> flows.enriched.v1.',
   options: [],
   details:
     'Settings: TOLLGATE_KAFKA_BROKERS (required), TOLLGATE_K8S_SOURCE (kube | file:<path> | sim), TOLLGATE_GEOIP_*,\n' +

@@ -4,7 +4,6 @@ import type { Command } from './command.ts';
 
 export const migrateCommand: Command = {
   name: 'migrate',
-  summary: 'Apply the ClickHouse migrations (infra/clickhouse); safe to repeat.',
   options: [],
   async run(rt) {
     const store = await openStore(loadSettings(settings.clickhouse, rt.env), rt.logger.child({ component: 'clickhouse' }));

@@ -19,7 +19,6 @@ export function reportOptionsFrom(args: Parsed, now = Date.now()): ReportOptions
 
 export const reportCommand: Command = {
   name: 'report',
-  summary: 'Cost per workload and anomalous destinations, from ClickHouse (embedded store or server).',
   options: reportOptions,
   details: 'Reads the embedded store in TOLLGATE_DATA_DIR, or the server at TOLLGATE_CLICKHOUSE_URL.',
   async run(rt, args) {

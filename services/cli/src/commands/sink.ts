@@ -7,7 +7,6 @@ import type { Command } from './command.ts';
 
 export const sinkCommand: Command = {
   name: 'sink',
-  summary: 'Sink: flows.enriched.v1 -> ClickHouse, committing offsets only after the insert.',
   options: [],
   details:
     'Settings: TOLLGATE_KAFKA_BROKERS (required), TOLLGATE_CLICKHOUSE_* or TOLLGATE_DATA_DIR (embedded), TOLLGATE_SINK_*.\n' +
