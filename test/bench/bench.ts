@@ -17,7 +17,7 @@ import { SchemaRegistry, Family, type RawFlowBatch, type EnrichedFlowBatch } fro
 import { createScenario, DAY } from '@tollgate/sim';
 import { DeltaTracker, toBatches } from '@tollgate/agent';
 import { createEnrichContext, enrichBatch, loadEnricherSettings } from '@tollgate/enricher';
-import { openStore, type FlowRow } from '@tollgate/clickhouse';
+import { openStore, type RowBlock } from '@tollgate/clickhouse';
 import { MemoryTransport, allTopics, topicNames, type Transport } from '@tollgate/pipeline';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { createRuntime, runSimPipeline } from '@tollgate/cli';
@@ -116,6 +116,9 @@ const pipelineSeconds = (performance.now() - t) / 1000;
 sink.child.kill('SIGTERM');
 enricher.child.kill('SIGTERM');
 await Promise.all([sink.exited, enricher.exited]);
+const sinkStats = /"msg":"sink stopped"/.test(sink.log()) ? JSON.parse(sink.log().split('\n').find((l) => l.includes('"msg":"sink stopped"'))!) : {};
+figures.pipeline_sink_inserts = sinkStats.inserts ?? 0;
+log(`pipeline sink: ${sinkStats.rows} rows in ${sinkStats.inserts} inserts`);
 await kafka.close();
 rmSync(procDir, { recursive: true, force: true });
 
@@ -142,19 +145,23 @@ const logger = createLogger('warn');
 let store = await openStore({ url: '', user: 'default', password: '', database: 'bench_sink', dataDir }, logger);
 await store.migrate();
 t = performance.now();
-let rows: FlowRow[] = [];
+let blocks: RowBlock[] = [];
+let blockRows = 0;
 let stored = 0;
 let inserts = 0;
 const flush = async () => {
-  await store.insertFlows(rows, `bench/${inserts++}`);
-  stored += rows.length;
-  rows = [];
+  await store.insertRows(blocks, `bench/${inserts++}`);
+  stored += blockRows;
+  blocks = [];
+  blockRows = 0;
 };
 for (let i = 0; i < enriched.length; i++) {
-  for (const r of store.toFlowRows(enriched[i]!, { topic: 'flows.enriched.v1', partition: 0, offset: i })) rows.push(r);
-  if (rows.length >= 100_000) await flush();
+  const block = store.encodeFlowRows(enriched[i]!, { topic: 'flows.enriched.v1', partition: 0, offset: i });
+  blocks.push(block);
+  blockRows += block.rows;
+  if (blockRows >= 100_000) await flush();
 }
-if (rows.length) await flush();
+if (blockRows) await flush();
 s = (performance.now() - t) / 1000;
 figures.sink_rows_per_s = rate(stored, s);
 figures.sink_flows_per_s = rate(flows, s);

@@ -1,7 +1,7 @@
 export { openStore } from './store.ts';
 export type { Store, StoreConfig } from './store.ts';
-export { toFlowRows, flowRowsJsonCompact, flowRowValues, FLOW_COLUMNS } from './rows.ts';
-export type { FlowRow, SourceCoordinates } from './rows.ts';
+export { toFlowRows, encodeFlowRows, rowBlock, flowRowValues, FLOW_COLUMNS } from './rows.ts';
+export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';
 export type { Migration } from './migrate.ts';
 export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes } from './reports.ts';

@@ -21,21 +21,15 @@ export interface FlowRow {
   local_ip: string;
   local_port: number;
   local_kind: string;
-  local_cluster: string;
   local_namespace: string;
   local_workload_kind: string;
   local_workload: string;
   local_pod: string;
-  local_node: string;
   local_zone: string;
   local_region: string;
-  local_country: string;
-  local_asn: number;
-  local_as_org: string;
   remote_ip: string;
   remote_port: number;
   remote_kind: string;
-  remote_cluster: string;
   remote_namespace: string;
   remote_workload_kind: string;
   remote_workload: string;
@@ -64,9 +58,9 @@ export interface FlowRow {
 /** Column order of the insert (every FlowRow key). */
 export const FLOW_COLUMNS = [
   'time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role',
-  'local_ip', 'local_port', 'local_kind', 'local_cluster', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod',
-  'local_node', 'local_zone', 'local_region', 'local_country', 'local_asn', 'local_as_org',
-  'remote_ip', 'remote_port', 'remote_kind', 'remote_cluster', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod',
+  'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod',
+  'local_zone', 'local_region',
+  'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod',
   'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org',
   'class', 'cloud', 'cloud_service', 'cloud_service_region', 'nat_gateway',
   'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets',
@@ -99,21 +93,15 @@ function flowRow(b: EnrichedFlowBatch, f: EnrichedFlow, src: SourceCoordinates):
     local_ip: ip(l.ip),
     local_port: l.port,
     local_kind: l.kind,
-    local_cluster: l.cluster,
     local_namespace: l.namespace,
     local_workload_kind: l.workload_kind,
     local_workload: l.workload,
     local_pod: l.pod,
-    local_node: l.node,
     local_zone: l.zone,
     local_region: l.region,
-    local_country: l.country,
-    local_asn: l.asn,
-    local_as_org: l.as_org,
     remote_ip: ip(r.ip),
     remote_port: r.port,
     remote_kind: r.kind,
-    remote_cluster: r.cluster,
     remote_namespace: r.namespace,
     remote_workload_kind: r.workload_kind,
     remote_workload: r.workload,
@@ -146,27 +134,44 @@ export function toFlowRows(batch: EnrichedFlowBatch, src: SourceCoordinates): Fl
   return out;
 }
 
+/** Rows ready for an insert: JSONCompactEachRow lines in FLOW_COLUMNS order, each ending in a newline. */
+export interface RowBlock {
+  body: string;
+  rows: number;
+}
+
 /** One row as an array in FLOW_COLUMNS order (JSONCompactEachRow). */
 export function flowRowValues(r: FlowRow): unknown[] {
-  return [
-    r.time, r.cluster, r.node, r.conntrack_id, r.protocol, r.family, r.role,
-    r.local_ip, r.local_port, r.local_kind, r.local_cluster, r.local_namespace, r.local_workload_kind, r.local_workload, r.local_pod,
-    r.local_node, r.local_zone, r.local_region, r.local_country, r.local_asn, r.local_as_org,
-    r.remote_ip, r.remote_port, r.remote_kind, r.remote_cluster, r.remote_namespace, r.remote_workload_kind, r.remote_workload, r.remote_pod,
-    r.remote_node, r.remote_zone, r.remote_region, r.remote_country, r.remote_asn, r.remote_as_org,
-    r.class, r.cloud, r.cloud_service, r.cloud_service_region, r.nat_gateway,
-    r.egress_bytes, r.ingress_bytes, r.egress_packets, r.ingress_packets,
-    r.src_topic, r.src_partition, r.src_offset,
-  ];
+  return FLOW_COLUMNS.map((c) => r[c]);
+}
+
+/** Hand-made rows (tests, tools) as a block. */
+export function rowBlock(rows: readonly FlowRow[]): RowBlock {
+  let body = '';
+  for (const r of rows) body += `${JSON.stringify(flowRowValues(r))}\n`;
+  return { body, rows: rows.length };
 }
 
 /**
- * Rows as a JSONCompactEachRow body. Measured (100k rows, 47 columns): ~170 ms here vs
- * ~700-1100 ms for a hand-built TabSeparated body (string concatenation) and ~240 ms for
- * JSONEachRow objects; the engine parses it about as fast as TabSeparated.
+ * The rows of one flows.enriched.v1 message, straight from the decoded record into
+ * JSONCompactEachRow (the sink's hot path: no row objects in between). Same values, same
+ * order as rowBlock(toFlowRows(batch, src)); a test keeps the two equal.
  */
-export function flowRowsJsonCompact(rows: readonly FlowRow[]): string {
-  const parts = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) parts[i] = JSON.stringify(flowRowValues(rows[i]!));
-  return parts.join('\n') + '\n';
+export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {
+  const lines = new Array<string>(b.flows.length + 1);
+  for (let i = 0; i < b.flows.length; i++) {
+    const f = b.flows[i]!;
+    const l = f.local;
+    const r = f.remote;
+    lines[i] = JSON.stringify([
+      Math.floor(f.time / 1000), b.cluster, b.node, f.conntrack_id, f.protocol, f.family, f.role,
+      ip(l.ip), l.port, l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region,
+      ip(r.ip), r.port, r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org,
+      lowerClass(f.class), f.cloud, f.cloud_service, f.cloud_service_region, f.nat_gateway,
+      f.egress_bytes, f.ingress_bytes, f.egress_packets, f.ingress_packets,
+      src.topic, src.partition, src.offset,
+    ]);
+  }
+  lines[b.flows.length] = '';
+  return { body: lines.join('\n'), rows: b.flows.length };
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createLogger } from '@tollgate/log';
 import { openStore, type Store } from './store.ts';
 import { flowRow, GiB, hourAgo, MiB } from './testing.ts';
-import type { FlowRow } from './rows.ts';
+import { encodeFlowRows, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
 
 const logger = createLogger('silent');
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-ch-store-'));
@@ -268,4 +268,21 @@ test('anomalies: mining port, new country after a baseline; not for a country se
       ['MEDIUM', 'NEW_COUNTRY', 'web', 'CA', 0, 1],
     ],
   );
+});
+
+test('encodeFlowRows (the sink hot path) writes exactly what rowBlock(toFlowRows()) writes', () => {
+  const batch = {
+    cluster: 'c', node: 'n1', window_start: 1_700_000_000_000, window_end: 1_700_000_003_600_000,
+    source: { agent_id: 'a', seq: 1, topic: 'flows.raw.v1', partition: 0, offset: 9 },
+    flows: [1, 2].map((i) => ({
+      time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
+      local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '' },
+      remote: { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"' },
+      class: 'INTERNET' as const, cloud: 'aws', cloud_service: '', cloud_service_region: '', nat_gateway: true,
+      egress_bytes: 1000 * i, ingress_bytes: 10 * i, egress_packets: i, ingress_packets: i,
+    })),
+  };
+  const src = { topic: 'flows.enriched.v1', partition: 2, offset: 77 };
+  assert.deepEqual(encodeFlowRows(batch, src), rowBlock(toFlowRows(batch, src)));
+  assert.equal(encodeFlowRows(batch, src).rows, 2);
 });

@@ -170,8 +170,8 @@ test('a sink that dies after an insert but before the commit, restarted with oth
   let inserts = 0;
   const dying: Store = {
     ...s,
-    async insertFlows(rows, token) {
-      await s.insertFlows(rows, token);
+    async insertRows(blocks, token) {
+      await s.insertRows(blocks, token);
       if (++inserts === 2) throw new Error('killed after the insert');
     },
   };
@@ -199,9 +199,9 @@ test('a retriable insert error is retried with the same token and stored once', 
   let calls = 0;
   const flaky: Store = {
     ...s,
-    async insertFlows(rows, token) {
+    async insertRows(blocks, token) {
       tokens.push(token);
-      await s.insertFlows(rows, token);
+      await s.insertRows(blocks, token);
       if (++calls === 1) throw new Error('connection reset after the insert');
     },
   };

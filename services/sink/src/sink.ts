@@ -8,7 +8,7 @@
 // insert and commit is covered twice: the retried insert would be deduplicated, and a
 // restarted sink starts each partition after what the store already holds (onAssign ->
 // store.resumeOffsets), whatever batch boundaries it now uses.
-import type { FlowRow, Store } from '@tollgate/clickhouse';
+import type { RowBlock, Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import {
   dlqMessage,
@@ -69,7 +69,8 @@ export function maxMessagesPerBatch(batchRows: number): number {
 }
 
 interface Chunk {
-  rows: FlowRow[];
+  blocks: RowBlock[];
+  rows: number;
   first: number;
   last: number;
   messages: InMessage[];
@@ -102,7 +103,7 @@ export function createSink(deps: SinkDeps): Sink {
   async function insert(chunk: Chunk): Promise<void> {
     const m0 = chunk.messages[0]!;
     const token = `${m0.topic}/${m0.partition}/${chunk.first}-${chunk.last}`;
-    await retry(() => store.insertFlows(chunk.rows, token), {
+    await retry(() => store.insertRows(chunk.blocks, token), {
       ...retryOpts,
       signal: abort.signal,
       onRetry: (err, attempt, delayMs) => {
@@ -111,22 +112,22 @@ export function createSink(deps: SinkDeps): Sink {
       },
     });
     counters.inserts++;
-    counters.rows += chunk.rows.length;
+    counters.rows += chunk.rows;
   }
 
   /** Inserts a chunk; if ClickHouse rejects its data, inserts message by message and DLQs the rejected ones. */
-  async function flush(chunk: Chunk, rowsOf: Map<InMessage, FlowRow[]>): Promise<void> {
-    if (chunk.rows.length === 0) return;
+  async function flush(chunk: Chunk, rowsOf: Map<InMessage, RowBlock>): Promise<void> {
+    if (chunk.rows === 0) return;
     try {
       await insert(chunk);
     } catch (err) {
       if (!isPermanent(err) || chunk.messages.length === 0) throw err;
       logger.warn({ err: errorMessage(err), messages: chunk.messages.length }, 'ClickHouse rejected a batch, inserting its messages one by one');
       for (const m of chunk.messages) {
-        const rows = rowsOf.get(m)!;
-        if (rows.length === 0) continue;
+        const block = rowsOf.get(m)!;
+        if (block.rows === 0) continue;
         try {
-          await insert({ rows, first: m.offset, last: m.offset, messages: [m] });
+          await insert({ blocks: [block], rows: block.rows, first: m.offset, last: m.offset, messages: [m] });
         } catch (e) {
           if (!isPermanent(e)) throw e;
           await toDlq(m, `clickhouse rejected the rows: ${errorMessage(e)}`);
@@ -142,8 +143,8 @@ export function createSink(deps: SinkDeps): Sink {
    * commits only stored data.
    */
   async function handle(messages: InMessage[]): Promise<void> {
-    const rowsOf = new Map<InMessage, FlowRow[]>();
-    let chunk: Chunk = { rows: [], first: -1, last: -1, messages: [] };
+    const rowsOf = new Map<InMessage, RowBlock>();
+    let chunk: Chunk = { blocks: [], rows: 0, first: -1, last: -1, messages: [] };
     let inFlight: Promise<void> = Promise.resolve();
     const ship = async (c: Chunk) => {
       await inFlight;
@@ -160,16 +161,17 @@ export function createSink(deps: SinkDeps): Sink {
         counters.messages++;
         continue;
       }
-      const rows = store.toFlowRows(batch, { topic: m.topic, partition: m.partition, offset: m.offset });
-      if (chunk.rows.length > 0 && chunk.rows.length + rows.length > settings.batchRows) {
+      const block = store.encodeFlowRows(batch, { topic: m.topic, partition: m.partition, offset: m.offset });
+      if (chunk.rows > 0 && chunk.rows + block.rows > settings.batchRows) {
         await ship(chunk);
-        chunk = { rows: [], first: -1, last: -1, messages: [] };
+        chunk = { blocks: [], rows: 0, first: -1, last: -1, messages: [] };
       }
-      rowsOf.set(m, rows);
+      rowsOf.set(m, block);
       if (chunk.first < 0) chunk.first = m.offset;
       chunk.last = m.offset;
       chunk.messages.push(m);
-      for (const r of rows) chunk.rows.push(r);
+      chunk.blocks.push(block);
+      chunk.rows += block.rows;
     }
     await ship(chunk);
     await inFlight;
