@@ -1,6 +1,7 @@
 // EnrichedFlow -> one flat `flows` row (infra/clickhouse/0001_flows.sql), and the fast
 // serialization the sink inserts with.
-import type { EnrichedFlow, EnrichedFlowBatch, Endpoint } from '@tollgate/schema';
+import { PermanentError } from '@tollgate/pipeline';
+import { viewEnriched, type EndpointView, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
 
 /** Kafka coordinates of the flows.enriched.v1 message a row came from. */
 export interface SourceCoordinates {
@@ -79,9 +80,9 @@ function ip(s: string): string {
   return zone < 0 ? s : s.slice(0, zone);
 }
 
-function flowRow(b: EnrichedFlowBatch, f: EnrichedFlow, src: SourceCoordinates): FlowRow {
-  const l: Endpoint = f.local;
-  const r: Endpoint = f.remote;
+function flowRow(b: EnrichedFlowBatch, f: EnrichedFlowView, src: SourceCoordinates): FlowRow {
+  const l: EndpointView = f.local;
+  const r: EndpointView = f.remote;
   return {
     time: Math.floor(f.time / 1000),
     cluster: b.cluster,
@@ -129,9 +130,7 @@ function flowRow(b: EnrichedFlowBatch, f: EnrichedFlow, src: SourceCoordinates):
 
 /** The rows of one flows.enriched.v1 message. */
 export function toFlowRows(batch: EnrichedFlowBatch, src: SourceCoordinates): FlowRow[] {
-  const out = new Array<FlowRow>(batch.flows.length);
-  for (let i = 0; i < batch.flows.length; i++) out[i] = flowRow(batch, batch.flows[i]!, src);
-  return out;
+  return viewEnriched(batch).map((f) => flowRow(batch, f, src));
 }
 
 /** Rows ready for an insert: JSONCompactEachRow lines in FLOW_COLUMNS order, each ending in a newline. */
@@ -158,20 +157,40 @@ export function rowBlock(rows: readonly FlowRow[]): RowBlock {
  * order as rowBlock(toFlowRows(batch, src)); a test keeps the two equal.
  */
 export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {
+  // The batch's endpoints are few and shared by many flows: their JSON is written once.
+  const eps = b.endpoints;
+  const localJson = new Array<string>(eps.length);
+  const remoteJson = new Array<string>(eps.length);
+  const serviceJson = new Array<string>(eps.length);
+  for (let i = 0; i < eps.length; i++) {
+    const e = eps[i]!;
+    localJson[i] = inner([e.kind, e.namespace, e.workload_kind, e.workload, e.pod, e.zone, e.region]);
+    remoteJson[i] = inner([e.kind, e.namespace, e.workload_kind, e.workload, e.pod, e.node, e.zone, e.region, e.country, e.asn, e.as_org]);
+    serviceJson[i] = inner([e.service, e.region]);
+  }
+  const head = `,${inner([b.cluster, b.node])},`;
+  const cloud = `,${JSON.stringify(b.cloud)},`;
+  const tail = `,${inner([src.topic, src.partition, src.offset])}]`;
+  const noService = '"",""';
   const lines = new Array<string>(b.flows.length + 1);
   for (let i = 0; i < b.flows.length; i++) {
     const f = b.flows[i]!;
-    const l = f.local;
-    const r = f.remote;
-    lines[i] = JSON.stringify([
-      Math.floor(f.time / 1000), b.cluster, b.node, f.conntrack_id, f.protocol, f.family, f.role,
-      ip(l.ip), l.port, l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region,
-      ip(r.ip), r.port, r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org,
-      lowerClass(f.class), f.cloud, f.cloud_service, f.cloud_service_region, f.nat_gateway,
-      f.egress_bytes, f.ingress_bytes, f.egress_packets, f.ingress_packets,
-      src.topic, src.partition, src.offset,
-    ]);
+    const local = localJson[f.local];
+    const remote = remoteJson[f.remote];
+    if (local === undefined || remote === undefined) throw new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${eps.length}`);
+    lines[i] =
+      `[${Math.floor(f.time / 1000)}${head}${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",` +
+      `${JSON.stringify(ip(f.local_ip))},${f.local_port},${local},` +
+      `${JSON.stringify(ip(f.remote_ip))},${f.remote_port},${remote},` +
+      `"${lowerClass(f.class)}"${cloud}${f.class === 'CLOUD_SERVICE' ? serviceJson[f.remote] : noService},${f.nat_gateway},` +
+      `${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}${tail}`;
   }
   lines[b.flows.length] = '';
   return { body: lines.join('\n'), rows: b.flows.length };
+}
+
+/** A JSON array's elements without the brackets. */
+function inner(values: unknown[]): string {
+  const s = JSON.stringify(values);
+  return s.slice(1, -1);
 }

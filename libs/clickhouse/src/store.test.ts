@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createLogger } from '@tollgate/log';
 import { openStore, type Store } from './store.ts';
 import { flowRow, GiB, hourAgo, MiB } from './testing.ts';
+import { fromViews } from '@tollgate/schema';
 import { encodeFlowRows, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
 
 const logger = createLogger('silent');
@@ -271,18 +272,20 @@ test('anomalies: mining port, new country after a baseline; not for a country se
 });
 
 test('encodeFlowRows (the sink hot path) writes exactly what rowBlock(toFlowRows()) writes', () => {
-  const batch = {
-    cluster: 'c', node: 'n1', window_start: 1_700_000_000_000, window_end: 1_700_000_003_600_000,
-    source: { agent_id: 'a', seq: 1, topic: 'flows.raw.v1', partition: 0, offset: 9 },
-    flows: [1, 2].map((i) => ({
-      time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
-      local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '' },
-      remote: { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"' },
-      class: 'INTERNET' as const, cloud: 'aws', cloud_service: '', cloud_service_region: '', nat_gateway: true,
-      egress_bytes: 1000 * i, ingress_bytes: 10 * i, egress_packets: i, ingress_packets: i,
-    })),
-  };
+  const views = [1, 2, 3].map((i) => ({
+    time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
+    local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '' },
+    remote: i === 3
+      ? { ip: '52.216.1.1', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: 'us-east-1', country: 'US', asn: 16509, as_org: 'AMAZON-02', service: 'S3' }
+      : { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"', service: '' },
+    class: i === 3 ? ('CLOUD_SERVICE' as const) : ('INTERNET' as const), cloud: 'aws', cloud_service: i === 3 ? 'S3' : '', cloud_service_region: i === 3 ? 'us-east-1' : '', nat_gateway: i !== 3,
+    egress_bytes: 1000 * i, ingress_bytes: 10 * i, egress_packets: i, ingress_packets: i,
+  }));
+  const batch = fromViews({ cluster: 'c', node: 'n1', window_start: 1_700_000_000_000, window_end: 1_700_000_003_600_000, source: { agent_id: 'a', seq: 1, topic: 'flows.raw.v1', partition: 0, offset: 9 } }, views);
+  assert.equal(batch.endpoints.length, 4, 'endpoints are listed once');
   const src = { topic: 'flows.enriched.v1', partition: 2, offset: 77 };
   assert.deepEqual(encodeFlowRows(batch, src), rowBlock(toFlowRows(batch, src)));
-  assert.equal(encodeFlowRows(batch, src).rows, 2);
+  assert.equal(encodeFlowRows(batch, src).rows, 3);
+  assert.equal(toFlowRows(batch, src)[2]!.cloud_service, 'S3');
+  assert.throws(() => encodeFlowRows({ ...batch, flows: [{ ...batch.flows[0]!, remote: 9 }] }, src), /outside the batch/);
 });

@@ -17,3 +17,5 @@ export const Topics = {
   anomalies: 'egress.anomalies.v1',
 } as const;
 
+export { viewEnriched, fromViews, EnrichedBatchBuilder } from './enriched.ts';
+export type { EndpointView, EnrichedFlowView, EnrichedHeader } from './enriched.ts';

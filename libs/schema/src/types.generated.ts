@@ -45,22 +45,12 @@ export interface SourceRef {
   offset: number;
 }
 
-export type IpFamily = 'IPV4' | 'IPV6';
-
-export const IpFamilyValues = ['IPV4', 'IPV6'] as const;
-
-export type Role = 'INITIATOR' | 'RESPONDER';
-
-export const RoleValues = ['INITIATOR', 'RESPONDER'] as const;
-
 export type EndpointKind = 'POD' | 'NODE' | 'SERVICE' | 'EXTERNAL';
 
 export const EndpointKindValues = ['POD', 'NODE', 'SERVICE', 'EXTERNAL'] as const;
 
-/** One end of a flow. Empty strings and 0 mean unknown. */
+/** The identity of one end of a flow (what it is, where it runs), without its address. Empty strings and 0 mean unknown. */
 export interface Endpoint {
-  ip: string;
-  port: number;
   kind: EndpointKind;
   cluster: string;
   namespace: string;
@@ -75,7 +65,17 @@ export interface Endpoint {
   country: string;
   asn: number;
   as_org: string;
+  /** For an address in a cloud provider's published ranges: the service (S3, ...); its region is `region`. */
+  service: string;
 }
+
+export type IpFamily = 'IPV4' | 'IPV6';
+
+export const IpFamilyValues = ['IPV4', 'IPV6'] as const;
+
+export type Role = 'INITIATOR' | 'RESPONDER';
+
+export const RoleValues = ['INITIATOR', 'RESPONDER'] as const;
 
 export type TrafficClass = 'DIRECT' | 'CLOUD_SERVICE' | 'SAME_ZONE' | 'CROSS_ZONE' | 'CROSS_REGION' | 'PRIVATE' | 'INTERNET';
 
@@ -89,17 +89,16 @@ export interface EnrichedFlow {
   family: IpFamily;
   /** Which end of the connection the local side is. */
   role: Role;
-  /** The side on the reporting node, which this record bills. */
-  local: Endpoint;
-  /** The other side. */
-  remote: Endpoint;
+  /** Index into the batch's `endpoints`: the side on the reporting node, which this record bills. */
+  local: number;
+  local_ip: string;
+  local_port: number;
+  /** Index into the batch's `endpoints`: the other side. */
+  remote: number;
+  remote_ip: string;
+  remote_port: number;
   /** DESIGN.md section 4, decided in this order. */
   class: TrafficClass;
-  /** The local side's cloud provider (aws, gcp, azure), which prices the bytes. */
-  cloud: string;
-  /** For CLOUD_SERVICE: the provider's service name (S3, ...). */
-  cloud_service: string;
-  cloud_service_region: string;
   /** The bytes pass a NAT gateway (internet traffic of a cluster configured to use one). */
   nat_gateway: boolean;
   /** Bytes the local side sent. */
@@ -110,15 +109,19 @@ export interface EnrichedFlow {
   ingress_packets: number;
 }
 
-/** Topic flows.enriched.v1. One Kafka message per flows.raw.v1 message: each raw flow becomes one enriched flow per side that is local to the reporting node (the side that pays for what it sends, DESIGN.md section 2). */
+/** Topic flows.enriched.v1. One Kafka message per flows.raw.v1 message: each raw flow becomes one enriched flow per side that is local to the reporting node (the side that pays for what it sends, DESIGN.md section 2). Endpoint identities (workload, zone, country, ...) repeat across thousands of flows, so a batch lists each distinct one once in `endpoints` and flows refer to them by index (dictionary encoding: smaller messages, cheaper to write and to read). */
 export interface EnrichedFlowBatch {
   cluster: string;
   /** Node whose agent reported the flows. */
   node: string;
+  /** The reporting node's cloud provider (aws, gcp, azure), which prices the bytes. */
+  cloud: string;
   window_start: number;
   window_end: number;
   /** Where the raw batch came from: with it a consumer can tell a re-emitted batch from a new one. */
   source: SourceRef;
+  /** Distinct endpoint identities of this batch, referred to by index from `flows`. */
+  endpoints: Array<Endpoint>;
   flows: Array<EnrichedFlow>;
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '@tollgate/log';
 import { allTopics, DlqHeaders, dlqTopic, MemoryTransport, topicNames, type InMessage, type Transport } from '@tollgate/pipeline';
-import { Family, SchemaRegistry, type EnrichedFlowBatch, type RawFlowBatch } from '@tollgate/schema';
+import { Family, SchemaRegistry, viewEnriched, type EnrichedFlowBatch, type RawFlowBatch } from '@tollgate/schema';
 import { Classifier, type IpInfo } from './classifier.ts';
 import { createEnricher } from './component.ts';
 import { eventsSource } from './inventory.ts';
@@ -76,7 +76,8 @@ test('poison and unenrichable messages go to the DLQ with the reason; the next m
   const e = outCodec.decode(out[0]!.value);
   assert.deepEqual({ ...e.source }, { agent_id: 'n1@1', seq: 0, topic: topics.raw, partition: 0, offset: 2 });
   assert.equal(e.flows.length, 1);
-  assert.deepEqual([e.flows[0]!.local.workload, e.flows[0]!.class, e.flows[0]!.egress_bytes, e.flows[0]!.ingress_bytes], ['web', 'INTERNET', 100, 900]);
+  const f = viewEnriched(e)[0]!;
+  assert.deepEqual([f.local.workload, f.class, f.egress_bytes, f.ingress_bytes], ['web', 'INTERNET', 100, 900]);
 
   const s = enricher.stats();
   assert.deepEqual([s.messages, s.produced, s.dlq, s.emptyMessages, s.records, s.unattributed, s.inventoryEvents], [4, 1, 2, 1, 1, 1, 5]);

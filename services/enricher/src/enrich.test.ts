@@ -1,9 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import type { EnrichedFlow } from '@tollgate/schema';
+import { viewEnriched, type EnrichedFlowView as EnrichedFlow, type RawFlowBatch, type SourceRef } from '@tollgate/schema';
 import { Classifier, parseDirectCidrs } from './classifier.ts';
-import { enrichBatch, newCounters, type EnrichContext } from './enrich.ts';
+import { enrichBatch as enrichEncoded, newCounters, type EnrichContext, type EnrichCounters } from './enrich.ts';
+
+/** enrichBatch with its dictionary-encoded flows resolved, as the assertions read them. */
+const enrichBatch = (raw: RawFlowBatch, source: SourceRef, ctx: EnrichContext, counters?: EnrichCounters) => {
+  const out = enrichEncoded(raw, source, ctx, counters);
+  return { ...out, flows: viewEnriched(out) };
+};
 import { openGeoIp } from './geoip.ts';
 import { OwnerIndex } from './owner-index.ts';
 import { buildRangeTrie, parseAwsRanges } from './ranges.ts';
@@ -61,7 +67,7 @@ test('DNAT\'d Service traffic across zones is cross_zone, to the real backend, a
   assert.equal(a.cloud, 'aws');
   assert.deepEqual(
     { ...a.local },
-    { ip: '10.244.1.5', port: 41000, kind: 'POD', cluster: 'prod', namespace: 'shop', workload_kind: 'Deployment', workload: 'web', pod: 'web-5d9c-abcde', node: 'n1', zone: 'us-east-1a', region: 'us-east-1', country: '', asn: 0, as_org: '' },
+    { ip: '10.244.1.5', port: 41000, kind: 'POD', cluster: 'prod', namespace: 'shop', workload_kind: 'Deployment', workload: 'web', pod: 'web-5d9c-abcde', node: 'n1', zone: 'us-east-1a', region: 'us-east-1', country: '', asn: 0, as_org: '', service: '' },
   );
   assert.deepEqual(
     [a.remote.ip, a.remote.port, a.remote.kind, a.remote.workload_kind, a.remote.workload, a.remote.pod, a.remote.zone],
@@ -98,7 +104,7 @@ test('internet egress carries GeoIP country and ASN, and the NAT gateway flag', 
   assert.equal(f.nat_gateway, true);
   assert.deepEqual(
     { ...f.remote },
-    { ip: '89.160.20.112', port: 443, kind: 'EXTERNAL', cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 AB' },
+    { ip: '89.160.20.112', port: 443, kind: 'EXTERNAL', cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 AB', service: '' },
   );
   assert.deepEqual([f.egress_bytes, f.ingress_bytes], [2_000, 90_000]);
   // Not through a NAT gateway: no flag.

@@ -4,7 +4,7 @@
 //   initiator = original.src, responder = reply.src (this undoes kube-proxy DNAT);
 //   a local initiator sends the original-direction bytes, a local responder the reply bytes;
 //   a side that is not on this node is billed by its own node, which sees the same flow.
-import type { Endpoint, EnrichedFlow, EnrichedFlowBatch, RawFlow, RawFlowBatch, Role, SourceRef, TrafficClass } from '@tollgate/schema';
+import { EnrichedBatchBuilder, type Endpoint, type EnrichedFlowBatch, type RawFlow, type RawFlowBatch, type Role, type SourceRef, type TrafficClass } from '@tollgate/schema';
 import type { Classifier, IpInfo } from './classifier.ts';
 import type { EndpointInfo, OwnerIndex, Target } from './owner-index.ts';
 
@@ -30,10 +30,8 @@ export interface EnrichCounters {
 
 export const newCounters = (): EnrichCounters => ({ flows: 0, empty: 0, unattributed: 0, records: 0 });
 
-function endpoint(ip: string, port: number, cluster: string, i: EndpointInfo): Endpoint {
+function endpoint(cluster: string, i: EndpointInfo): Endpoint {
   return {
-    ip,
-    port,
     kind: i.kind,
     cluster,
     namespace: i.namespace,
@@ -46,14 +44,13 @@ function endpoint(ip: string, port: number, cluster: string, i: EndpointInfo): E
     country: '',
     asn: 0,
     as_org: '',
+    service: '',
   };
 }
 
-function external(info: IpInfo, port: number): Endpoint {
+function external(info: IpInfo): Endpoint {
   const region = info.direct ? info.direct.region : info.cloud ? info.cloud.region : '';
   return {
-    ip: info.ip,
-    port,
     kind: 'EXTERNAL',
     cluster: '',
     namespace: '',
@@ -66,6 +63,7 @@ function external(info: IpInfo, port: number): Endpoint {
     country: info.geo.country,
     asn: info.geo.asn,
     as_org: info.geo.asOrg,
+    service: info.cloud ? info.cloud.service : '',
   };
 }
 
@@ -89,7 +87,7 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
   const ws = raw.window_start;
   const we = raw.window_end > ws ? raw.window_end : ws;
   const cloud = ctx.cloud || (index.node(node)?.cloud ?? '');
-  const out: EnrichedFlow[] = [];
+  const out = new EnrichedBatchBuilder();
 
   // A side of the flow: local if it is a pod on this node, this node itself, or a
   // hostNetwork pod of this node (by its declared host port).
@@ -100,16 +98,18 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
   const isLocal = (target: Target | undefined): boolean =>
     target !== undefined && (target.type === 'POD' ? target.node === node : target.type === 'NODE' ? target.name === node : false);
 
+  // Endpoints are keyed by the index's cached per-object info and the classifier's cached
+  // per-address info, so each distinct endpoint is built once per batch.
   const emit = (f: RawFlow, role: Role, local: Target, lInfo: IpInfo, lPort: number, remote: Target | undefined, rInfo: IpInfo, rPort: number, egB: number, inB: number, egP: number, inP: number) => {
     const li = index.info(local);
     let cls: TrafficClass;
-    let remoteEp: Endpoint;
+    let remoteRef: number;
     if (remote !== undefined) {
       const ri = index.info(remote);
-      remoteEp = endpoint(rInfo.ip, rPort, cluster, ri);
+      remoteRef = out.endpoint(ri, () => endpoint(cluster, ri));
       cls = rInfo.direct ? 'DIRECT' : rInfo.cloud ? 'CLOUD_SERVICE' : zoneClass(li, ri);
     } else {
-      remoteEp = external(rInfo, rPort);
+      remoteRef = out.endpoint(rInfo, () => external(rInfo));
       cls = rInfo.direct ? 'DIRECT' : rInfo.cloud ? 'CLOUD_SERVICE' : rInfo.private || !rInfo.valid ? 'PRIVATE' : 'INTERNET';
     }
     out.push({
@@ -118,12 +118,13 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
       protocol: f.protocol,
       family: f.family,
       role,
-      local: endpoint(lInfo.ip, lPort, cluster, li),
-      remote: remoteEp,
+      local: out.endpoint(li, () => endpoint(cluster, li)),
+      local_ip: lInfo.ip,
+      local_port: lPort,
+      remote: remoteRef,
+      remote_ip: rInfo.ip,
+      remote_port: rPort,
       class: cls,
-      cloud,
-      cloud_service: cls === 'CLOUD_SERVICE' ? rInfo.cloud!.service : '',
-      cloud_service_region: cls === 'CLOUD_SERVICE' ? rInfo.cloud!.region : '',
       nat_gateway: ctx.natGateway && cls === 'INTERNET',
       egress_bytes: egB,
       ingress_bytes: inB,
@@ -148,11 +149,11 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
     const rInfo = classifier.info(r.src);
     const iT = resolve(index.lookupIp(iInfo.ip, t, we), o.sport, f.protocol, t);
     const rT = resolve(index.lookupIp(rInfo.ip, t, we), r.sport, f.protocol, t);
-    const before = out.length;
+    const before = out.size;
     if (isLocal(iT)) emit(f, 'INITIATOR', iT!, iInfo, o.sport, rT, rInfo, r.sport, f.orig_bytes, f.reply_bytes, f.orig_packets, f.reply_packets);
     if (isLocal(rT)) emit(f, 'RESPONDER', rT!, rInfo, r.sport, iT, iInfo, o.sport, f.reply_bytes, f.orig_bytes, f.reply_packets, f.orig_packets);
-    if (out.length === before) counters.unattributed++;
+    if (out.size === before) counters.unattributed++;
   }
-  counters.records += out.length;
-  return { cluster, node, window_start: raw.window_start, window_end: raw.window_end, source, flows: out };
+  counters.records += out.size;
+  return out.build({ cluster, node, cloud, window_start: raw.window_start, window_end: raw.window_end, source });
 }

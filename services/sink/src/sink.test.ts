@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { openStore, type Store } from '@tollgate/clickhouse';
 import { createLogger } from '@tollgate/log';
 import { allTopics, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
-import { Family, SchemaRegistry, type EnrichedFlow, type EnrichedFlowBatch } from '@tollgate/schema';
+import { Family, fromViews, SchemaRegistry, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
 import { createSink } from './sink.ts';
 
 const logger = createLogger('silent');
@@ -30,12 +30,12 @@ async function store(database: string): Promise<Store> {
 const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
 
 function endpoint(ip: string, workload: string) {
-  return { ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '' };
+  return { ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '' };
 }
 
 /** Message i: `flows` flows of workload w<i % 3>, flow j sends i * 1000 + j bytes and receives 1. */
 function batch(i: number, flows: number): EnrichedFlowBatch {
-  const f = (j: number): EnrichedFlow => ({
+  const f = (j: number): EnrichedFlowView => ({
     time: HOUR + i * 1000,
     conntrack_id: i * 1000 + j,
     protocol: 6,
@@ -53,14 +53,10 @@ function batch(i: number, flows: number): EnrichedFlowBatch {
     egress_packets: 1,
     ingress_packets: 1,
   });
-  return {
-    cluster: 'c',
-    node: 'n1',
-    window_start: HOUR,
-    window_end: HOUR + 10_000,
-    source: { agent_id: 'a', seq: i, topic: 'flows.raw.v1', partition: 0, offset: i },
-    flows: Array.from({ length: flows }, (_, j) => f(j)),
-  };
+  return fromViews(
+    { cluster: 'c', node: 'n1', window_start: HOUR, window_end: HOUR + 10_000, source: { agent_id: 'a', seq: i, topic: 'flows.raw.v1', partition: 0, offset: i } },
+    Array.from({ length: flows }, (_, j) => f(j)),
+  );
 }
 
 /** Expected egress per workload for messages [0, n) of `flows` flows each. */
@@ -144,7 +140,7 @@ test('rows ClickHouse rejects send their message to the DLQ; the rest of the bat
   const s = await store('rejected');
   const { transport, topics, producer } = await setup('rejected');
   const bad = batch(1, 3);
-  bad.flows[1]!.remote.ip = 'not-an-ip';
+  bad.flows[1]!.remote_ip = 'not-an-ip';
   await producer.send(topics.enriched, [0, 1, 2].map((i) => ({ key: 'k', value: codec.encode(i === 1 ? bad : batch(i, 3)) })));
   const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
   await sink.start();
