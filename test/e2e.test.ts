@@ -92,9 +92,14 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
   const procs: Proc[] = [];
   try {
     await kafka.ensureTopics(allTopics(topics), 3);
-    // A poison message: not Avro. It must go to the raw DLQ and block nothing.
+    // Two poison messages: not Avro at all, and Avro of a schema nobody knows (a valid marker,
+    // an unknown fingerprint). They must go to the raw DLQ with their reasons and block nothing.
     const producer = await kafka.producer('e2e-poison');
-    await producer.send(topics.raw, [{ key: scenario.nodes[0]!, value: Buffer.from('{"not":"avro"}') }]);
+    const unknownSchema = Buffer.concat([Buffer.from([0xc3, 0x01]), Buffer.from('0123456789abcdef', 'hex'), Buffer.from([2, 0x61])]);
+    await producer.send(topics.raw, [
+      { key: scenario.nodes[0]!, value: Buffer.from('{"not":"avro"}') },
+      { key: scenario.nodes[0]!, value: unknownSchema },
+    ]);
     await producer.close();
 
     // Small inserts, so the sink is still busy when it is killed.
@@ -123,15 +128,16 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     assert.equal(await sink.exited, 0, `sink exit code\n${sink.log.join('')}`);
     assert.equal(await enricher.exited, 0, `enricher exit code\n${enricher.log.join('')}`);
 
-    // The poison message, and only it, is in the raw DLQ; nothing in the enriched DLQ.
-    assert.equal(sum(await kafka.endOffsets(dlqTopic(topics.raw))), 1);
+    // The poison messages, and only they, are in the raw DLQ; nothing in the enriched DLQ.
+    assert.equal(sum(await kafka.endOffsets(dlqTopic(topics.raw))), 2);
     assert.equal(sum(await kafka.endOffsets(dlqTopic(topics.enriched))), 0);
     const dlq: Array<Record<string, string>> = [];
     const reader = await kafka.consumer('e2e-dlq', { groupId: `${prefix}-dlq`, topics: [dlqTopic(topics.raw)] });
     await reader.run(async (msgs) => void dlq.push(...msgs.map((m) => m.headers)));
-    await waitFor('the DLQ message', async () => dlq.length === 1, 30_000, procs);
+    await waitFor('the DLQ messages', async () => dlq.length === 2, 30_000, procs);
     await reader.close();
-    assert.match(dlq[0]![DlqHeaders.reason]!, /marker|single-object/i);
+    assert.match(dlq[0]![DlqHeaders.reason]!, /not an Avro single-object message/);
+    assert.match(dlq[1]![DlqHeaders.reason]!, /unknown writer schema fingerprint efcdab8967452301/);
 
     const store = await openStore({ url: '', user: 'default', password: '', database: 'tollgate', dataDir }, logger);
     try {

@@ -1,6 +1,5 @@
-import { loadSettings, settings } from '@tollgate/config';
 import { componentLogger } from '@tollgate/log';
-import { enricherFromEnv } from '@tollgate/enricher';
+import { createEnrichContext, createEnricher, createInventorySource, loadEnricherSettings } from '@tollgate/enricher';
 import { groupId, openTransport, serve } from '../runtime.ts';
 import { scenarioFromEnv, withScenarioEnv } from '../sim.ts';
 import type { Command } from './command.ts';
@@ -14,25 +13,15 @@ export const enricherCommand: Command = {
     'With TOLLGATE_K8S_SOURCE=sim the simulated cluster (TOLLGATE_SIM_*) supplies the inventory and its own defaults\n' +
     'for the range and GeoIP settings. Runs until SIGINT/SIGTERM, then finishes the batch in hand and commits.',
   async run(rt) {
-    const { k8sSource } = loadSettings(settings.enricher, rt.env);
-    const scenario = k8sSource === 'sim' ? scenarioFromEnv(rt.env) : undefined;
-    const env = scenario ? withScenarioEnv(rt.env, scenario) : rt.env;
+    const logger = componentLogger(rt.logger, 'enricher');
+    // Settings and files first (a bad one fails before any connection is made).
+    let s = loadEnricherSettings(rt.env);
+    const scenario = s.k8sSource === 'sim' ? scenarioFromEnv(rt.env) : undefined;
+    if (scenario) s = loadEnricherSettings(withScenarioEnv(rt.env, scenario));
+    const context = createEnrichContext(s);
+    const inventory = createInventorySource(s.k8sSource, { sim: scenario?.inventory, logger });
     const transport = await openTransport(rt, 'enricher', true);
-    let enricher;
-    try {
-      enricher = enricherFromEnv({
-      env,
-      transport,
-      topics: rt.topics,
-      registry: rt.registry,
-      logger: componentLogger(rt.logger, 'enricher'),
-      sim: scenario?.inventory,
-      groupId: groupId(rt, 'enricher'),
-      });
-    } catch (e) {
-      await transport.close();
-      throw e;
-    }
+    const enricher = createEnricher({ transport, topics: rt.topics, registry: rt.registry, logger, context, inventory, groupId: groupId(rt, 'enricher') });
     return serve(rt, enricher, () => transport.close());
   },
 };

@@ -13,22 +13,27 @@ export const sinkCommand: Command = {
     'Applies the ClickHouse migrations at start. Runs until SIGINT/SIGTERM, then finishes the insert in hand and commits.',
   async run(rt) {
     const sinkSettings = loadSettings(settings.sink, rt.env);
-    const store = await openStore(loadSettings(settings.clickhouse, rt.env), componentLogger(rt.logger, 'clickhouse'));
+    const chSettings = loadSettings(settings.clickhouse, rt.env);
+    const transport = await openTransport(rt, 'sink', true);
     try {
-      await store.migrate();
-      const transport = await openTransport(rt, 'sink', true);
-      const sink = createSink({
-        transport,
-        store,
-        topics: rt.topics,
-        settings: sinkSettings,
-        groupId: groupId(rt, 'sink'),
-        logger: componentLogger(rt.logger, 'sink'),
-        registry: rt.registry,
-      });
-      return await serve(rt, sink, () => transport.close());
+      const store = await openStore(chSettings, componentLogger(rt.logger, 'clickhouse'));
+      try {
+        await store.migrate();
+        const sink = createSink({
+          transport,
+          store,
+          topics: rt.topics,
+          settings: sinkSettings,
+          groupId: groupId(rt, 'sink'),
+          logger: componentLogger(rt.logger, 'sink'),
+          registry: rt.registry,
+        });
+        return await serve(rt, sink, async () => {});
+      } finally {
+        await store.close();
+      }
     } finally {
-      await store.close();
+      await transport.close();
     }
   },
 };
