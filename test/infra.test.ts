@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
-import { allSettings } from '@tollgate/config';
+import { allSettings, settingsTable } from '@tollgate/config';
 
 const root = new URL('../', import.meta.url);
 const known = new Set(Object.values(allSettings).map((s) => s.name));
@@ -77,4 +77,13 @@ test('k8s: every TOLLGATE_ variable is a known setting and passwords come from S
       }
     }
   }
+});
+
+test('README: the configuration table is the settings catalogue, and the Quick start is two commands', () => {
+  const readme = readFileSync(new URL('README.md', root), 'utf8');
+  assert.ok(readme.includes(settingsTable()), 'README configuration table is stale: npm run docs:settings');
+  const quick = readme.split(/^## Quick start$/m)[1]!.split(/^## /m)[0]!;
+  const commands = quick.split('```')[1]!.split('\n').filter((l) => l.trim() && !l.startsWith('bash'));
+  assert.deepEqual(commands, ['npm ci && npm run demo', 'npm ci && npm test']);
+  assert.ok(readFileSync(new URL('.ci/run', root), 'utf8').includes(commands[1]!), '.ci/run runs the README test command');
 });
