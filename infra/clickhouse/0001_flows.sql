@@ -46,28 +46,29 @@ CREATE TABLE IF NOT EXISTS {{db}}.flows
     ingress_packets UInt64,
     src_topic String,
     src_partition UInt32,
-    src_offset UInt64
+    src_offset UInt64,
+    INDEX src_offset_idx src_offset TYPE minmax GRANULARITY 1
 )
 ENGINE = MergeTree
-PARTITION BY toDate(time)
+PARTITION BY toYYYYMM(time)
 ORDER BY (cluster, local_namespace, local_workload_kind, local_workload, time)
 TTL time + INTERVAL 30 DAY
 SETTINGS non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 1;
 
--- Where the sink is in each partition: next offset = max(src_offset) + 1. Fed by the same
--- (deduplicated) inserts as flows, kept without TTL so a restarted sink resumes exactly.
-CREATE TABLE IF NOT EXISTS {{db}}.flow_offsets
+-- The sink's ledger: a row 'started' before a chunk of Kafka messages is stored, a row 'done'
+-- after flows and both rollups hold it. A sink restarted after a crash finishes the one chunk
+-- that was started and not done (from flows, which an insert fills atomically), or re-reads it
+-- from Kafka if flows has none of it. See libs/clickhouse/src/chunks.ts.
+CREATE TABLE IF NOT EXISTS {{db}}.sink_chunks
 (
-    src_topic LowCardinality(String),
+    src_topic String,
     src_partition UInt32,
-    max_offset SimpleAggregateFunction(max, UInt64),
-    rows SimpleAggregateFunction(sum, UInt64)
+    first_offset UInt64,
+    last_offset UInt64,
+    rows UInt64,
+    state Enum8('started' = 1, 'done' = 2),
+    at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = AggregatingMergeTree
-ORDER BY (src_topic, src_partition)
-SETTINGS non_replicated_deduplication_window = 1000;
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.flow_offsets_mv TO {{db}}.flow_offsets AS
-SELECT src_topic, src_partition, max(src_offset) AS max_offset, count() AS rows
-FROM {{db}}.flows
-GROUP BY src_topic, src_partition;
+ENGINE = MergeTree
+ORDER BY (src_topic, src_partition, last_offset, state)
+TTL toDateTime(at) + INTERVAL 30 DAY;

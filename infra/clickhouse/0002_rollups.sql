@@ -1,6 +1,9 @@
--- Hourly rollups, filled by materialized views on every insert into flows. They keep long
--- history (flows keeps 30 days). Each target table has its own deduplication window so a
--- retried insert (same insert_deduplication_token) is dropped here too.
+-- Hourly rollups, materialized from flows chunk by chunk by the sink (INSERT ... SELECT over the
+-- chunk's Kafka offsets, libs/clickhouse/src/chunks.ts) rather than by materialized views: the
+-- parts an insert writes into a table and into its views' targets are committed one by one, so
+-- a crash between them left a rollup short (seen in the end-to-end kill test). Each rollup
+-- insert carries its own deduplication token, so finishing a chunk after a crash is exact.
+-- They keep long history (flows keeps 30 days).
 
 -- Cost: every byte a workload sent or received, per class.
 CREATE TABLE IF NOT EXISTS {{db}}.workload_hourly
@@ -26,24 +29,6 @@ ORDER BY (cluster, namespace, workload_kind, workload, hour, class, cloud, regio
 TTL hour + INTERVAL 400 DAY
 SETTINGS non_replicated_deduplication_window = 1000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.workload_hourly_mv TO {{db}}.workload_hourly AS
-SELECT
-    toStartOfHour(time) AS hour,
-    cluster,
-    cloud,
-    local_region AS region,
-    local_namespace AS namespace,
-    local_workload_kind AS workload_kind,
-    local_workload AS workload,
-    class,
-    nat_gateway,
-    sum(egress_bytes) AS egress_bytes,
-    sum(ingress_bytes) AS ingress_bytes,
-    sum(egress_packets) AS egress_packets,
-    sum(ingress_packets) AS ingress_packets,
-    count() AS flows
-FROM {{db}}.flows
-GROUP BY hour, cluster, cloud, region, namespace, workload_kind, workload, class, nat_gateway;
 
 -- Anomalies: the external destinations a workload opened connections to. Only the
 -- INITIATOR side (answers to clients are not new destinations) and external classes.
@@ -70,22 +55,3 @@ ORDER BY (cluster, namespace, workload_kind, workload, hour, class, remote_count
 TTL hour + INTERVAL 400 DAY
 SETTINGS non_replicated_deduplication_window = 1000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.destinations_hourly_mv TO {{db}}.destinations_hourly AS
-SELECT
-    toStartOfHour(time) AS hour,
-    cluster,
-    local_namespace AS namespace,
-    local_workload_kind AS workload_kind,
-    local_workload AS workload,
-    class,
-    remote_country,
-    remote_asn,
-    remote_port,
-    sum(egress_bytes) AS egress_bytes,
-    sum(ingress_bytes) AS ingress_bytes,
-    count() AS flows,
-    min(remote_ip) AS sample_ip,
-    max(toString(remote_as_org)) AS as_org
-FROM {{db}}.flows
-WHERE role = 'INITIATOR' AND class IN ('internet', 'private', 'direct', 'cloud_service')
-GROUP BY hour, cluster, namespace, workload_kind, workload, class, remote_country, remote_asn, remote_port;

@@ -1,5 +1,6 @@
 export { openStore } from './store.ts';
-export type { Store, StoreConfig } from './store.ts';
+export type { Store, StoreConfig, Chunk } from './store.ts';
+export { chunkToken } from './chunks.ts';
 export { toFlowRows, encodeFlowRows, rowBlock, flowRowValues, FLOW_COLUMNS } from './rows.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';

@@ -112,7 +112,7 @@ test('costs: bytes x seed price (class, region fallback, NAT on both directions)
     flowRow({ ...g, class: 'internet', egress_bytes: GiB, ingress_bytes: 4 * GiB, src_offset: 4 }),
     flowRow({ ...g, class: 'cross_zone', egress_bytes: GiB / 2, ingress_bytes: GiB, src_offset: 5 }),
   ];
-  await s.insertFlows(input, 'cost/0/1-5');
+  await s.insertFlows(input);
 
   const cost = await s.costByWorkload();
   assert.deepEqual(
@@ -158,23 +158,47 @@ test('costs: bytes x seed price (class, region fallback, NAT on both directions)
   close(repriced.total_usd, 0.04 + 0.3 + 0.01 + 0.18);
 });
 
-test('a retried insert with the same token is stored once, in flows and in every rollup; resumeOffsets follows it', async () => {
+test('a chunk stored twice is stored once, in flows and in every rollup; resumeChunks follows it', async () => {
   const s = await store('dedup');
   const batch = Array.from({ length: 50 }, (_, i) =>
     flowRow({ time: hourAgo(i % 3), egress_bytes: 100 + i, ingress_bytes: 1, src_partition: 2, src_offset: 10 + Math.floor(i / 10) }),
   );
-  await s.insertFlows(batch, 'flows.enriched.v1/2/10-14');
-  await s.insertFlows(batch, 'flows.enriched.v1/2/10-14');
+  await s.insertFlows(batch);
+  await s.insertFlows(batch);
   const more = [flowRow({ egress_bytes: 7, ingress_bytes: 0, src_partition: 2, src_offset: 15 }), flowRow({ egress_bytes: 1, ingress_bytes: 0, src_partition: 0, src_offset: 3 })];
-  await s.insertFlows(more, 'flows.enriched.v1/2/15-15');
-  await s.insertFlows(more, 'flows.enriched.v1/2/15-15');
+  await s.insertFlows(more);
+  await s.insertFlows(more);
 
   const egress = 50 * 100 + (49 * 50) / 2 + 8;
   assert.deepEqual(await rows(s, 'SELECT toString(count()) AS n, toString(sum(egress_bytes)) AS e FROM dedup.flows'), [{ n: '52', e: String(egress) }]);
   assert.deepEqual(await s.bytesByWorkloadClass(), [{ namespace: 'shop', workload_kind: 'Deployment', workload: 'web', class: 'internet', egress_bytes: egress, ingress_bytes: 50 }]);
   assert.deepEqual(await rows(s, 'SELECT toString(sum(egress_bytes)) AS e, toString(sum(flows)) AS f FROM dedup.destinations_hourly'), [{ e: String(egress), f: '52' }]);
-  assert.deepEqual(await s.resumeOffsets('flows.enriched.v1'), new Map([[0, 4], [2, 16]]));
-  assert.deepEqual(await s.resumeOffsets('other'), new Map());
+  assert.deepEqual(await s.resumeChunks('flows.enriched.v1'), new Map([[0, 4], [2, 16]]));
+  assert.deepEqual(await s.resumeChunks('other'), new Map());
+});
+
+test('after a crash: a chunk in flows but not in the rollups is finished; one not in flows is read again', async () => {
+  const s = await store('crashrepair');
+  const topic = 'flows.enriched.v1';
+  const chunk = (partition: number, first: number, n: number) =>
+    Array.from({ length: n }, (_, i) => flowRow({ time: hourAgo(1), egress_bytes: 1000 + i, ingress_bytes: 2, src_partition: partition, src_offset: first + i }));
+  await s.insertFlows(chunk(0, 0, 5)); // done
+  // Partition 0: the next chunk reached flows, then the process died before the rollups.
+  const interrupted = chunk(0, 5, 4);
+  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 0, first_offset: 5, last_offset: 8, rows: 4, state: 'started' }] });
+  await s.client.insert({ table: 'crashrepair.flows', format: 'JSONEachRow', values: interrupted });
+  // Partition 1: a chunk was started, and died before flows.
+  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 1, first_offset: 20, last_offset: 29, rows: 10, state: 'started' }] });
+
+  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 20]]));
+  const egress = [...chunk(0, 0, 5), ...interrupted].reduce((a, r) => a + r.egress_bytes, 0);
+  assert.deepEqual(await s.bytesByWorkloadClass(), [{ namespace: 'shop', workload_kind: 'Deployment', workload: 'web', class: 'internet', egress_bytes: egress, ingress_bytes: 18 }]);
+  // Finishing is idempotent: a second restart changes nothing.
+  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 20]]));
+  assert.deepEqual((await s.bytesByWorkloadClass())[0]!.egress_bytes, egress);
+  // The re-read chunk, stored with other boundaries, lands once.
+  await s.insertFlows(chunk(1, 20, 10));
+  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 30]]));
 });
 
 test('anomalies: mining port, new country after a baseline; not for a country seen 3 days ago, a responder, a learning workload, or under the minimum', async () => {
@@ -212,7 +236,7 @@ test('anomalies: mining port, new country after a baseline; not for a country se
     // in-cluster traffic on 3333 is not a mining pool.
     flowRow({ local_workload: 'batch', local_workload_kind: 'Job', time: T + 8, class: 'same_zone', remote_kind: 'POD', remote_country: '', remote_port: 3333, src_offset: off++ }),
   ];
-  await s.insertFlows(input, 'anom/0/0-99');
+  await s.insertFlows(input);
 
   const found = await s.anomalyRows();
   const key = (r: { rule: string; workload: string; country: string; port: number; window_start: number }) =>

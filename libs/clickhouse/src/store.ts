@@ -12,6 +12,7 @@ import { PermanentError } from '@tollgate/pipeline';
 import type { EnrichedFlowBatch } from '@tollgate/schema';
 import { DEFAULT_MIGRATIONS_DIR, runMigrations } from './migrate.ts';
 import { encodeFlowRows, FLOW_COLUMNS, rowBlock, toFlowRows, type FlowRow, type RowBlock, type SourceCoordinates } from './rows.ts';
+import { chunkToken, rollupStatements } from './chunks.ts';
 import {
   anomalies,
   anomalyRows,
@@ -44,14 +45,22 @@ export interface Store {
   readonly client: ClickHouseClient;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
-  /** One insert into `flows` (and, through the materialized views, the rollups). A retry with the same token is stored once. */
-  insertFlows(rows: readonly FlowRow[], dedupToken: string): Promise<void>;
-  /** The same for rows already encoded (encodeFlowRows): one insert of all the blocks. */
-  insertRows(blocks: readonly RowBlock[], dedupToken: string): Promise<void>;
+  /**
+   * Stores one chunk of Kafka messages (one partition, offsets first..last, rows encoded by
+   * encodeFlowRows) in flows and the rollups, exactly once: storing the same chunk again, or
+   * finishing it after a crash (resumeChunks), changes nothing. The rows must lie in one month.
+   */
+  storeChunk(chunk: Chunk): Promise<void>;
+  /** Hand-made rows (tests, tools): one chunk per topic and partition of the rows, by their src_* coordinates. */
+  insertFlows(rows: readonly FlowRow[]): Promise<void>;
   toFlowRows(batch: EnrichedFlowBatch, src: SourceCoordinates): FlowRow[];
   encodeFlowRows(batch: EnrichedFlowBatch, src: SourceCoordinates): RowBlock;
-  /** Next offset per partition of `topic` after what the store holds (max(src_offset) + 1). */
-  resumeOffsets(topic: string): Promise<Map<number, number>>;
+  /**
+   * For a (re)starting sink: finishes the chunk a crash interrupted, per partition of `topic`, and
+   * returns where to resume: after the last chunk stored, or at the start of an interrupted chunk
+   * that flows does not hold (it is read from Kafka again).
+   */
+  resumeChunks(topic: string): Promise<Map<number, number>>;
   costByWorkload(opts?: Period & { top?: number }): Promise<WorkloadCost[]>;
   costTotals(opts?: Period): Promise<CostTotals>;
   anomalies(opts?: Period): Promise<AnomalyGroup[]>;
@@ -66,7 +75,16 @@ export interface Store {
 }
 
 /** Tables that hold traffic (as opposed to prices and rule settings). */
-const TRAFFIC_TABLES = ['flows', 'flow_offsets', 'workload_hourly', 'destinations_hourly'] as const;
+const TRAFFIC_TABLES = ['flows', 'sink_chunks', 'workload_hourly', 'destinations_hourly'] as const;
+
+export interface Chunk {
+  topic: string;
+  partition: number;
+  first: number;
+  last: number;
+  rows: number;
+  blocks: readonly RowBlock[];
+}
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -206,6 +224,27 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     }
   };
 
+  const ledger = (c: Omit<Chunk, 'blocks'>, state: 'started' | 'done') =>
+    client.insert({
+      table: `${db}.sink_chunks`,
+      format: 'JSONEachRow',
+      values: [{ src_topic: c.topic, src_partition: c.partition, first_offset: c.first, last_offset: c.last, rows: c.rows, state }],
+    });
+
+  /** Steps 3-5 (chunks.ts): the rollups from flows, then the ledger. Idempotent. */
+  const finishChunk = async (c: Omit<Chunk, 'blocks'>) => {
+    const params = { topic: c.topic, partition: c.partition, first: c.first, last: c.last };
+    for (const sql of rollupStatements(db, chunkToken(c.topic, c.partition, c.first, c.last))) await client.command({ query: sql, query_params: params });
+    await ledger(c, 'done');
+  };
+
+  const storeChunk = async (c: Chunk) => {
+    if (c.rows === 0) return;
+    await ledger(c, 'started');
+    await insertRows(c.blocks, chunkToken(c.topic, c.partition, c.first, c.last));
+    await finishChunk(c);
+  };
+
   let closed: Promise<void> | undefined;
   return {
     mode,
@@ -213,19 +252,58 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     client,
     migrate: () => runMigrations(client, database, cfg.migrationsDir ?? DEFAULT_MIGRATIONS_DIR, logger),
 
-    insertFlows: (rows, dedupToken) => insertRows([rowBlock(rows)], dedupToken),
-
-    insertRows,
 
     toFlowRows,
     encodeFlowRows,
 
-    async resumeOffsets(topic) {
-      const rows = await query<{ p: number; o: string }>(
-        `SELECT src_partition AS p, toString(max(max_offset)) AS o FROM ${db}.flow_offsets WHERE src_topic = {topic:String} GROUP BY p`,
+    resumeChunks: async (topic) => {
+      // The last chunk of each partition; of equal last offsets, a 'done' one wins.
+      const last = await query<{ p: number; first: string; last: string; rows: string; state: string }>(
+        `SELECT src_partition AS p, toString(first_offset) AS first, toString(last_offset) AS last, toString(rows) AS rows, toString(state) AS state
+         FROM ${db}.sink_chunks WHERE src_topic = {topic:String}
+         ORDER BY src_partition, last_offset DESC, state DESC LIMIT 1 BY src_partition`,
         { topic },
       );
-      return new Map(rows.map((r) => [Number(r.p), Number(r.o) + 1]));
+      const next = new Map<number, number>();
+      for (const c of last) {
+        const [p, first, lastOff, rows] = [Number(c.p), Number(c.first), Number(c.last), Number(c.rows)];
+        if (c.state === 'done') {
+          next.set(p, lastOff + 1);
+          continue;
+        }
+        const [{ n }] = (await query<{ n: string }>(
+          `SELECT toString(count()) AS n FROM ${db}.flows
+           WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}`,
+          { topic, partition: p, first, last: lastOff },
+        )) as [{ n: string }];
+        const held = Number(n);
+        if (held === 0) {
+          logger.warn({ topic, partition: p, first, last: lastOff }, 'an interrupted chunk never reached flows; reading it from Kafka again');
+          next.set(p, first);
+        } else if (held === rows) {
+          logger.warn({ topic, partition: p, first, last: lastOff }, 'finishing a chunk a crash interrupted (rollups from flows)');
+          await finishChunk({ topic, partition: p, first, last: lastOff, rows });
+          next.set(p, lastOff + 1);
+        } else {
+          throw new Error(`store inconsistent: flows holds ${held} of the ${rows} rows of ${chunkToken(topic, p, first, lastOff)}`);
+        }
+      }
+      return next;
+    },
+
+    storeChunk,
+    insertFlows: async (rows) => {
+      const groups = new Map<string, FlowRow[]>();
+      for (const r of rows) {
+        const k = `${r.src_topic}\u0000${r.src_partition}`;
+        const g = groups.get(k);
+        if (g) g.push(r);
+        else groups.set(k, [r]);
+      }
+      for (const g of groups.values()) {
+        const offsets = g.map((r) => r.src_offset);
+        await storeChunk({ topic: g[0]!.src_topic, partition: g[0]!.src_partition, first: Math.min(...offsets), last: Math.max(...offsets), rows: g.length, blocks: [rowBlock(g)] });
+      }
     },
 
     costByWorkload: (opts = {}) => costByWorkload(query, db, opts),

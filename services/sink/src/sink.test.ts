@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '@tollgate/clickhouse';
+import { chunkToken, openStore, type Store } from '@tollgate/clickhouse';
 import { createLogger } from '@tollgate/log';
 import { allTopics, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
 import { Family, fromViews, SchemaRegistry, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
@@ -108,7 +108,7 @@ test('stores exactly the rows of every message, several messages per insert', as
   const st = sink.stats();
   assert.deepEqual({ messages: st.messages, rows: st.rows, dlq: st.dlq }, { messages: 30, rows: 210, dlq: 0 });
   assert.ok(st.inserts < 30, `several messages per insert (${st.inserts} inserts)`);
-  const resume = await s.resumeOffsets(topics.enriched);
+  const resume = await s.resumeChunks(topics.enriched);
   assert.deepEqual(resume, await transport.endOffsets(topics.enriched));
 });
 
@@ -166,8 +166,8 @@ test('a sink that dies after an insert but before the commit, restarted with oth
   let inserts = 0;
   const dying: Store = {
     ...s,
-    async insertRows(blocks, token) {
-      await s.insertRows(blocks, token);
+    async storeChunk(chunk) {
+      await s.storeChunk(chunk);
       if (++inserts === 2) throw new Error('killed after the insert');
     },
   };
@@ -195,9 +195,9 @@ test('a retriable insert error is retried with the same token and stored once', 
   let calls = 0;
   const flaky: Store = {
     ...s,
-    async insertRows(blocks, token) {
-      tokens.push(token);
-      await s.insertRows(blocks, token);
+    async storeChunk(chunk) {
+      tokens.push(chunkToken(chunk.topic, chunk.partition, chunk.first, chunk.last));
+      await s.storeChunk(chunk);
       if (++calls === 1) throw new Error('connection reset after the insert');
     },
   };

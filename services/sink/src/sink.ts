@@ -2,13 +2,14 @@
 //
 // Per handler call (messages of ONE partition, in offset order) it decodes every message
 // (a poison message goes to <topic>.dlq with the reason; the batch goes on), turns the
-// flows into rows and inserts them in as few inserts as batchRows allows, each with the
-// deduplication token `${topic}/${partition}/${first}-${last}`, retrying retriable errors
-// with the same token. When the handler resolves the consumer commits. A crash between
-// insert and commit is covered twice: the retried insert would be deduplicated, and a
-// restarted sink starts each partition after what the store already holds (onAssign ->
-// store.resumeOffsets), whatever batch boundaries it now uses.
-import type { RowBlock, Store } from '@tollgate/clickhouse';
+// flows into rows and stores them in as few chunks as batchRows allows (a chunk never spans
+// two months: one insert into flows is then one part, atomic), each with the deduplication
+// token `${topic}/${partition}/${first}-${last}`, retrying retriable errors with the same
+// token. When the handler resolves the consumer commits. After a crash anywhere, a restarted
+// sink first finishes the chunk that was interrupted (onAssign -> store.resumeChunks, which
+// completes the rollups from flows) and resumes after what the store holds, whatever batch
+// boundaries it now uses (libs/clickhouse/src/chunks.ts).
+import { chunkToken, type RowBlock, type Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import {
   dlqMessage,
@@ -68,9 +69,17 @@ export function maxMessagesPerBatch(batchRows: number): number {
   return Math.max(1, Math.min(10_000, Math.ceil(batchRows / 50)));
 }
 
+/** Months since 1970 of a time (ms, UTC). */
+function monthOf(ms: number): number {
+  const d = new Date(ms);
+  return d.getUTCFullYear() * 12 + d.getUTCMonth();
+}
+
 interface Chunk {
   blocks: RowBlock[];
   rows: number;
+  /** Month of its rows (flows is partitioned by month: one chunk, one part, one atomic insert). */
+  month: number;
   first: number;
   last: number;
   messages: InMessage[];
@@ -102,8 +111,9 @@ export function createSink(deps: SinkDeps): Sink {
 
   async function insert(chunk: Chunk): Promise<void> {
     const m0 = chunk.messages[0]!;
-    const token = `${m0.topic}/${m0.partition}/${chunk.first}-${chunk.last}`;
-    await retry(() => store.insertRows(chunk.blocks, token), {
+    const token = chunkToken(m0.topic, m0.partition, chunk.first, chunk.last);
+    const stored = { topic: m0.topic, partition: m0.partition, first: chunk.first, last: chunk.last, rows: chunk.rows, blocks: chunk.blocks };
+    await retry(() => store.storeChunk(stored), {
       ...retryOpts,
       signal: abort.signal,
       onRetry: (err, attempt, delayMs) => {
@@ -127,7 +137,7 @@ export function createSink(deps: SinkDeps): Sink {
         const block = rowsOf.get(m)!;
         if (block.rows === 0) continue;
         try {
-          await insert({ blocks: [block], rows: block.rows, first: m.offset, last: m.offset, messages: [m] });
+          await insert({ blocks: [block], rows: block.rows, month: -1, first: m.offset, last: m.offset, messages: [m] });
         } catch (e) {
           if (!isPermanent(e)) throw e;
           await toDlq(m, `clickhouse rejected the rows: ${errorMessage(e)}`);
@@ -144,7 +154,7 @@ export function createSink(deps: SinkDeps): Sink {
    */
   async function handle(messages: InMessage[]): Promise<void> {
     const rowsOf = new Map<InMessage, RowBlock>();
-    let chunk: Chunk = { blocks: [], rows: 0, first: -1, last: -1, messages: [] };
+    let chunk: Chunk = { blocks: [], rows: 0, month: -1, first: -1, last: -1, messages: [] };
     let inFlight: Promise<void> = Promise.resolve();
     const ship = async (c: Chunk) => {
       await inFlight;
@@ -162,10 +172,12 @@ export function createSink(deps: SinkDeps): Sink {
         continue;
       }
       const block = store.encodeFlowRows(batch, { topic: m.topic, partition: m.partition, offset: m.offset });
-      if (chunk.rows > 0 && chunk.rows + block.rows > settings.batchRows) {
+      const month = monthOf(batch.window_start);
+      if (chunk.rows > 0 && (chunk.rows + block.rows > settings.batchRows || month !== chunk.month)) {
         await ship(chunk);
-        chunk = { blocks: [], rows: 0, first: -1, last: -1, messages: [] };
+        chunk = { blocks: [], rows: 0, month, first: -1, last: -1, messages: [] };
       }
+      chunk.month = month;
       rowsOf.set(m, block);
       if (chunk.first < 0) chunk.first = m.offset;
       chunk.last = m.offset;
@@ -198,7 +210,7 @@ export function createSink(deps: SinkDeps): Sink {
         maxBatch: maxMessagesPerBatch(settings.batchRows),
         maxWaitMs: settings.flushMs,
         onAssign: async (topic) => {
-          const next = await store.resumeOffsets(topic);
+          const next = await store.resumeChunks(topic);
           logger.info({ topic, resume: Object.fromEntries(next) }, 'partitions assigned; resuming after what the store holds');
           return next;
         },
