@@ -55,10 +55,10 @@ ORDER BY (cluster, local_namespace, local_workload_kind, local_workload, time)
 TTL time + INTERVAL 30 DAY
 SETTINGS non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 1;
 
--- The sink's ledger: a row 'started' before a chunk of Kafka messages is stored, a row 'done'
--- after flows and both rollups hold it. A sink restarted after a crash finishes the one chunk
--- that was started and not done (from flows, which an insert fills atomically), or re-reads it
--- from Kafka if flows has none of it. See libs/clickhouse/src/chunks.ts.
+-- The sink's ledger: a row per chunk of Kafka messages, written before the chunk is stored.
+-- Chunks of a partition are stored one after the other, so only the last one can have been
+-- interrupted; a restarted sink finishes it (from flows, which an insert fills atomically) or
+-- reads it from Kafka again if flows has none of it. See libs/clickhouse/src/chunks.ts.
 CREATE TABLE IF NOT EXISTS {{db}}.sink_chunks
 (
     src_topic String,
@@ -66,9 +66,8 @@ CREATE TABLE IF NOT EXISTS {{db}}.sink_chunks
     first_offset UInt64,
     last_offset UInt64,
     rows UInt64,
-    state Enum8('started' = 1, 'done' = 2),
     at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = MergeTree
-ORDER BY (src_topic, src_partition, last_offset, state)
+ORDER BY (src_topic, src_partition, last_offset)
 TTL toDateTime(at) + INTERVAL 30 DAY;

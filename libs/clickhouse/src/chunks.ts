@@ -1,13 +1,13 @@
 // Exactly-once storage of a chunk of Kafka messages (one partition, offsets first..last):
 //
-//   1. ledger 'started' (sink_chunks)        4. rollup destinations_hourly from flows (token #d)
-//   2. rows into flows (token)               5. ledger 'done'
-//   3. rollup workload_hourly from flows (token #w)
+//   1. a ledger row (sink_chunks)            3. rollup workload_hourly from flows (token #w)
+//   2. rows into flows (token)               4. rollup destinations_hourly from flows (token #d)
 //
 // An insert into flows stays inside one monthly partition (the sink cuts chunks at month
-// boundaries), so it is one part, committed atomically. After a crash, the last chunk of a
-// partition is either 'done', or started with its rows in flows (steps 3-5 are replayed: their
-// tokens make them idempotent), or started with nothing in flows (re-read from Kafka).
+// boundaries), so it is one part, committed atomically. A partition's chunks are stored one
+// after the other, so a ledger row means every earlier chunk is complete; after a crash the
+// last chunk of a partition has either its rows in flows (steps 3-4 are replayed: their tokens
+// make them idempotent) or none of them (it is read from Kafka again).
 
 /** Deduplication token of a chunk: the Kafka coordinates of its messages. */
 export function chunkToken(topic: string, partition: number, first: number, last: number): string {

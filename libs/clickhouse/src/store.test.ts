@@ -185,10 +185,10 @@ test('after a crash: a chunk in flows but not in the rollups is finished; one no
   await s.insertFlows(chunk(0, 0, 5)); // done
   // Partition 0: the next chunk reached flows, then the process died before the rollups.
   const interrupted = chunk(0, 5, 4);
-  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 0, first_offset: 5, last_offset: 8, rows: 4, state: 'started' }] });
+  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 0, first_offset: 5, last_offset: 8, rows: 4 }] });
   await s.client.insert({ table: 'crashrepair.flows', format: 'JSONEachRow', values: interrupted });
   // Partition 1: a chunk was started, and died before flows.
-  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 1, first_offset: 20, last_offset: 29, rows: 10, state: 'started' }] });
+  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 1, first_offset: 20, last_offset: 29, rows: 10 }] });
 
   assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 20]]));
   const egress = [...chunk(0, 0, 5), ...interrupted].reduce((a, r) => a + r.egress_bytes, 0);

@@ -224,25 +224,21 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     }
   };
 
-  const ledger = (c: Omit<Chunk, 'blocks'>, state: 'started' | 'done') =>
-    client.insert({
-      table: `${db}.sink_chunks`,
-      format: 'JSONEachRow',
-      values: [{ src_topic: c.topic, src_partition: c.partition, first_offset: c.first, last_offset: c.last, rows: c.rows, state }],
-    });
-
-  /** Steps 3-5 (chunks.ts): the rollups from flows, then the ledger. Idempotent. */
-  const finishChunk = async (c: Omit<Chunk, 'blocks'>) => {
+  /** Steps 3-4 (chunks.ts): the rollups of a chunk from flows. Idempotent. */
+  const rollUp = async (c: Pick<Chunk, 'topic' | 'partition' | 'first' | 'last'>) => {
     const params = { topic: c.topic, partition: c.partition, first: c.first, last: c.last };
     for (const sql of rollupStatements(db, chunkToken(c.topic, c.partition, c.first, c.last))) await client.command({ query: sql, query_params: params });
-    await ledger(c, 'done');
   };
 
   const storeChunk = async (c: Chunk) => {
     if (c.rows === 0) return;
-    await ledger(c, 'started');
+    await client.insert({
+      table: `${db}.sink_chunks`,
+      format: 'JSONEachRow',
+      values: [{ src_topic: c.topic, src_partition: c.partition, first_offset: c.first, last_offset: c.last, rows: c.rows }],
+    });
     await insertRows(c.blocks, chunkToken(c.topic, c.partition, c.first, c.last));
-    await finishChunk(c);
+    await rollUp(c);
   };
 
   let closed: Promise<void> | undefined;
@@ -257,20 +253,15 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     encodeFlowRows,
 
     resumeChunks: async (topic) => {
-      // The last chunk of each partition; of equal last offsets, a 'done' one wins.
-      const last = await query<{ p: number; first: string; last: string; rows: string; state: string }>(
-        `SELECT src_partition AS p, toString(first_offset) AS first, toString(last_offset) AS last, toString(rows) AS rows, toString(state) AS state
+      const last = await query<{ p: number; first: string; last: string; rows: string }>(
+        `SELECT src_partition AS p, toString(first_offset) AS first, toString(last_offset) AS last, toString(rows) AS rows
          FROM ${db}.sink_chunks WHERE src_topic = {topic:String}
-         ORDER BY src_partition, last_offset DESC, state DESC LIMIT 1 BY src_partition`,
+         ORDER BY src_partition, last_offset DESC LIMIT 1 BY src_partition`,
         { topic },
       );
       const next = new Map<number, number>();
       for (const c of last) {
         const [p, first, lastOff, rows] = [Number(c.p), Number(c.first), Number(c.last), Number(c.rows)];
-        if (c.state === 'done') {
-          next.set(p, lastOff + 1);
-          continue;
-        }
         const [{ n }] = (await query<{ n: string }>(
           `SELECT toString(count()) AS n FROM ${db}.flows
            WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}`,
@@ -278,11 +269,11 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
         )) as [{ n: string }];
         const held = Number(n);
         if (held === 0) {
-          logger.warn({ topic, partition: p, first, last: lastOff }, 'an interrupted chunk never reached flows; reading it from Kafka again');
+          logger.warn({ topic, partition: p, first, last: lastOff }, 'the last chunk never reached flows; reading it from Kafka again');
           next.set(p, first);
         } else if (held === rows) {
-          logger.warn({ topic, partition: p, first, last: lastOff }, 'finishing a chunk a crash interrupted (rollups from flows)');
-          await finishChunk({ topic, partition: p, first, last: lastOff, rows });
+          // Complete in flows: (re)do its rollups; if they were done, their tokens make this a no-op.
+          await rollUp({ topic, partition: p, first, last: lastOff });
           next.set(p, lastOff + 1);
         } else {
           throw new Error(`store inconsistent: flows holds ${held} of the ${rows} rows of ${chunkToken(topic, p, first, lastOff)}`);

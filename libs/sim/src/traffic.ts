@@ -105,7 +105,7 @@ export interface TrafficPlan {
   /** Windows [start + k h, start + (k+1) h) for k in [firstWindow, hours). */
   firstWindow: number;
   hours: number;
-  window(k: number): SimConnection[];
+  window(k: number): readonly SimConnection[];
   /** The hour (tick index) after whose tick the planted event overrun happens. */
   specialTick: number;
   minerStart: number;
@@ -351,7 +351,19 @@ export function planTraffic(cluster: Cluster, opts: TrafficOptions): TrafficPlan
     return out;
   };
 
-  return { persistent, firstWindow: -PRE_WINDOWS, hours, window, specialTick, minerStart };
+  // Every node's ticks read every window (keeping the connections that touch the node); the
+  // agents of a cluster advance together, so a few recent windows are kept for the other nodes.
+  const cache = new Map<number, readonly SimConnection[]>();
+  const cachedWindow = (k: number): readonly SimConnection[] => {
+    let w = cache.get(k);
+    if (w === undefined) {
+      w = window(k);
+      cache.set(k, w);
+      if (cache.size > 8) cache.delete(cache.keys().next().value!);
+    }
+    return w;
+  };
+  return { persistent, firstWindow: -PRE_WINDOWS, hours, window: cachedWindow, specialTick, minerStart };
 }
 
 export { MAX_SHORT };
