@@ -227,7 +227,8 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
   /** Steps 3-4 (chunks.ts): the rollups of a chunk from flows. Idempotent. */
   const rollUp = async (c: Pick<Chunk, 'topic' | 'partition' | 'first' | 'last'>) => {
     const params = { topic: c.topic, partition: c.partition, first: c.first, last: c.last };
-    for (const sql of rollupStatements(db, chunkToken(c.topic, c.partition, c.first, c.last))) await client.command({ query: sql, query_params: params });
+    // The two rollups read the same chunk of flows and write different tables: side by side.
+    await Promise.all(rollupStatements(db, chunkToken(c.topic, c.partition, c.first, c.last)).map((sql) => client.command({ query: sql, query_params: params })));
   };
 
   const storeChunk = async (c: Chunk) => {
