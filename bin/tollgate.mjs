@@ -6,7 +6,7 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 24 && !(major === 22 && minor >= 18)) {
   console.error(
     `tollgate: needs Node.js 24 (this is ${process.version}). Run it through npm, which uses the Node 24 the repository pins: ` +
-      '`npm run tollgate -- <command>` or `npx tollgate <command>` (after `npm ci`).',
+      '`npm run tollgate -- <command>` or `npx tollgate <command>` (after `npm install`).',
   );
   process.exit(2);
 }

@@ -84,6 +84,6 @@ test('README: the configuration table is the settings catalogue, and the Quick s
   assert.ok(readme.includes(settingsTable()), 'README configuration table is stale: npm run docs:settings');
   const quick = readme.split(/^## Quick start$/m)[1]!.split(/^## /m)[0]!;
   const commands = quick.split('```')[1]!.split('\n').filter((l) => l.trim() && !l.startsWith('bash'));
-  assert.deepEqual(commands, ['npm ci && npm run demo', 'npm ci && npm test']);
+  assert.deepEqual(commands, ['npm install && npm run demo', 'npm install && npm test']);
   assert.ok(readFileSync(new URL('.ci/run', root), 'utf8').includes(commands[1]!), '.ci/run runs the README test command');
 });
