@@ -15,7 +15,7 @@ import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
 import { createScenario, DAY } from '@tollgate/sim';
-import { allTopics, dlqTopic, DlqHeaders, topicNames, type Transport } from '@tollgate/pipeline';
+import { allTopics, caughtUp, dlqTopic, DlqHeaders, topicNames } from '@tollgate/pipeline';
 
 const BIN = fileURLToPath(new URL('../bin/tollgate.mjs', import.meta.url));
 const BROKERS = process.env.TOLLGATE_TEST_KAFKA ?? '127.0.0.1:9092';
@@ -62,10 +62,6 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: nu
 
 const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
-async function drained(t: Transport, group: string, topic: string): Promise<boolean> {
-  const [end, committed] = await Promise.all([t.endOffsets(topic), t.committed(group, topic)]);
-  return [...end].every(([p, off]) => off === 0 || committed.get(p) === off);
-}
 
 test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs and anomalies, across a sink crash', { timeout: 300_000 }, async () => {
   const prefix = `e2e-${process.pid}-${Date.now()}`;
@@ -120,8 +116,8 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     procs.push(sink);
 
     assert.equal(await agent.exited, 0, `agent exit code\n${agent.log.join('')}`);
-    await waitFor('the enricher to drain flows.raw', () => drained(kafka, `${prefix}.tollgate-enricher`, topics.raw), 120_000, procs);
-    await waitFor('the sink to drain flows.enriched', () => drained(kafka, `${prefix}.tollgate-sink`, topics.enriched), 120_000, procs);
+    await waitFor('the enricher to drain flows.raw', () => caughtUp(kafka, `${prefix}.tollgate-enricher`, topics.raw), 120_000, procs);
+    await waitFor('the sink to drain flows.enriched', () => caughtUp(kafka, `${prefix}.tollgate-sink`, topics.enriched), 120_000, procs);
     const enrichedMessages = sum(await kafka.endOffsets(topics.enriched));
     assert.ok(committedAtKill > 0 && committedAtKill < enrichedMessages, `killed mid-stream: ${committedAtKill} of ${enrichedMessages} committed`);
     for (const p of [sink, enricher]) p.child.kill('SIGTERM');

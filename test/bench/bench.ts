@@ -18,7 +18,7 @@ import { createScenario, DAY } from '@tollgate/sim';
 import { DeltaTracker, toBatches } from '@tollgate/agent';
 import { createEnrichContext, enrichBatch, loadEnricherSettings } from '@tollgate/enricher';
 import { openStore, type RowBlock } from '@tollgate/clickhouse';
-import { MemoryTransport, allTopics, topicNames, type Transport } from '@tollgate/pipeline';
+import { MemoryTransport, allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { createRuntime, runSimPipeline } from '@tollgate/cli';
 import { benchKafkaClients } from './kafka-clients.ts';
@@ -126,11 +126,7 @@ async function pipelineRound(round: number): Promise<{ seconds: number; inserts:
   const agent = run('agent');
   const agentCode = await agent.exited;
   if (agentCode !== 0) throw new Error(`agent failed: ${agent.log().slice(-2000)}`);
-  const pending = async (group: string, topic: string) => {
-    const [end, committed] = await Promise.all([kafka.endOffsets(topic), kafka.committed(group, topic)]);
-    return [...end].some(([p, off]) => off > (committed.get(p) ?? 0));
-  };
-  while ((await pending(`${prefix}.tollgate-enricher`, topics.raw)) || (await pending(`${prefix}.tollgate-sink`, topics.enriched))) {
+  while (!(await caughtUp(kafka, `${prefix}.tollgate-enricher`, topics.raw)) || !(await caughtUp(kafka, `${prefix}.tollgate-sink`, topics.enriched))) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -6,3 +6,4 @@ export { dlqTopic, topicNames, allTopics } from './topics.ts';
 export type { TopicNames } from './topics.ts';
 export { Lifecycle, once } from './component.ts';
 export type { Component } from './component.ts';
+export { caughtUp } from './lag.ts';

@@ -6,7 +6,7 @@ import { componentLogger } from '@tollgate/log';
 import type { Store } from '@tollgate/clickhouse';
 import { enricherFromEnv, type EnricherStats } from '@tollgate/enricher';
 import { createSink, type SinkStats } from '@tollgate/sink';
-import { Lifecycle, type Transport } from '@tollgate/pipeline';
+import { caughtUp, Lifecycle, type Transport } from '@tollgate/pipeline';
 import type { Scenario } from '@tollgate/sim';
 import { groupId, type Runtime } from './runtime.ts';
 import { withScenarioEnv } from './sim.ts';
@@ -80,13 +80,9 @@ export async function runSimPipeline(o: {
 
 /** Waits until the enricher and the sink have committed everything produced so far. */
 async function drain(rt: Runtime, transport: Transport, failures: Promise<void>[]): Promise<void> {
-  const pending = async (group: string, topic: string) => {
-    const [end, committed] = await Promise.all([transport.endOffsets(topic), transport.committed(group, topic)]);
-    return [...end].some(([p, off]) => off > (committed.get(p) ?? 0));
-  };
   let failed: unknown;
   for (const f of failures) f.catch((e: unknown) => (failed ??= e));
-  while ((await pending(groupId(rt, 'enricher'), rt.topics.raw)) || (await pending(groupId(rt, 'sink'), rt.topics.enriched))) {
+  while (!(await caughtUp(transport, groupId(rt, 'enricher'), rt.topics.raw)) || !(await caughtUp(transport, groupId(rt, 'sink'), rt.topics.enriched))) {
     if (failed) throw failed;
     await new Promise((r) => setTimeout(r, 50));
   }

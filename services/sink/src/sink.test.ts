@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chunkToken, openStore, type Store } from '@tollgate/clickhouse';
 import { createLogger } from '@tollgate/log';
-import { allTopics, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
+import { allTopics, caughtUp, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
 import { Family, fromViews, SchemaRegistry, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
 import { createSink } from './sink.ts';
 
@@ -80,13 +80,8 @@ async function setup(prefix: string) {
   return { transport, topics, producer };
 }
 
-async function caughtUp(transport: MemoryTransport, group: string, topic: string): Promise<void> {
-  for (;;) {
-    const end = await transport.endOffsets(topic);
-    const committed = await transport.committed(group, topic);
-    if ([...end].every(([p, o]) => (committed.get(p) ?? 0) >= o)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+async function waitCaughtUp(transport: MemoryTransport, group: string, topic: string): Promise<void> {
+  while (!(await waitCaughtUp(transport, group, topic))) await new Promise((r) => setTimeout(r, 10));
 }
 
 async function flowCount(s: Store): Promise<number> {
@@ -100,7 +95,7 @@ test('stores exactly the rows of every message, several messages per insert', as
   await producer.send(topics.enriched, Array.from({ length: 30 }, (_, i) => ({ key: `n${i % 4}`, value: codec.encode(batch(i, 7)) })));
   const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
   await sink.start();
-  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
   await sink.stop();
   await sink.stop();
   assert.deepEqual(await s.bytesByWorkloadClass(), expected(30, 7));
@@ -119,7 +114,7 @@ test('a poison message goes to the DLQ with its reason and does not block the pa
   await producer.send(topics.enriched, [good(0), good(1), { key: 'k', value: Buffer.from('not avro at all') }, good(3), good(4)]);
   const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
   await sink.start();
-  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
   await sink.stop();
   assert.deepEqual(await s.bytesByWorkloadClass(), expected(5, 3, new Set([2])));
 
@@ -144,7 +139,7 @@ test('rows ClickHouse rejects send their message to the DLQ; the rest of the bat
   await producer.send(topics.enriched, [0, 1, 2].map((i) => ({ key: 'k', value: codec.encode(i === 1 ? bad : batch(i, 3)) })));
   const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
   await sink.start();
-  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
   await sink.stop();
   assert.deepEqual(await s.bytesByWorkloadClass(), expected(3, 3, new Set([1])));
   const dlq: InMessage[] = [];
@@ -181,7 +176,7 @@ test('a sink that dies after an insert but before the commit, restarted with oth
 
   const second = createSink({ transport, store: s, topics, settings: { batchRows: 35, flushMs: 20 }, logger, registry });
   await second.start();
-  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
   await second.stop();
   assert.deepEqual(await s.bytesByWorkloadClass(), expected(40, 5));
   assert.equal(await flowCount(s), 200);
@@ -203,7 +198,7 @@ test('a retriable insert error is retried with the same token and stored once', 
   };
   const sink = createSink({ transport, store: flaky, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry, retry: { attempts: 3, baseMs: 1 } });
   await sink.start();
-  await caughtUp(transport, 'tollgate-sink', topics.enriched);
+  await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
   await sink.stop();
   assert.equal(tokens[0], tokens[1]);
   assert.match(tokens[0]!, /^retry\.flows\.enriched\.v1\/\d\/\d+-\d+$/);
