@@ -81,7 +81,7 @@ async function setup(prefix: string) {
 }
 
 async function waitCaughtUp(transport: MemoryTransport, group: string, topic: string): Promise<void> {
-  while (!(await waitCaughtUp(transport, group, topic))) await new Promise((r) => setTimeout(r, 10));
+  while (!(await caughtUp(transport, group, topic))) await new Promise((r) => setTimeout(r, 10));
 }
 
 async function flowCount(s: Store): Promise<number> {
