@@ -31,7 +31,7 @@ export const geoip = {
 export const agent = {
   nodeName: str('TOLLGATE_NODE_NAME', 'Node the agent runs on (set from spec.nodeName by the DaemonSet).', '', { defaultText: '(hostname)' }),
   source: oneOf('TOLLGATE_AGENT_SOURCE', 'Where flows come from: the kernel conntrack table, or the simulated cluster.', 'conntrack', ['conntrack', 'sim'] as const),
-  pollIntervalMs: int('TOLLGATE_POLL_INTERVAL_MS', 'Agent poll interval (full conntrack dump) in ms.', 10_000, 100, 3_600_000),
+  pollIntervalMs: int('TOLLGATE_POLL_INTERVAL_MS', 'Agent poll interval (full conntrack dump) in ms, for the kernel conntrack source (not in this version yet).', 10_000, 100, 3_600_000),
   batchMaxFlows: int('TOLLGATE_BATCH_MAX_FLOWS', 'Flows per Kafka message (raw batch).', 500, 1, 100_000),
 };
 
