@@ -1,9 +1,36 @@
--- Hourly rollups, materialized from flows chunk by chunk by the sink (INSERT ... SELECT over the
--- chunk's Kafka offsets, libs/clickhouse/src/chunks.ts) rather than by materialized views: the
--- parts an insert writes into a table and into its views' targets are committed one by one, so
--- a crash between them left a rollup short (seen in the end-to-end kill test). Each rollup
--- insert carries its own deduplication token, so finishing a chunk after a crash is exact.
--- They keep long history (flows keeps 30 days).
+-- Hourly rollups, filled by materialized views on `rollup_input` (a Null table: it keeps nothing,
+-- it only feeds the views). The sink stores a chunk in flows, then feeds the chunk's rows from
+-- flows into rollup_input with the chunk's deduplication token (libs/clickhouse/src/chunks.ts).
+-- Not views on flows itself: ClickHouse commits a table's part and its views' parts one by one,
+-- so a crash between them left a rollup short (seen in the end-to-end kill test), and the rows
+-- could not be fed again without doubling flows. Fed from flows, a chunk can be fed again after a
+-- crash with the same token: each view's target keeps its own deduplication window, so the
+-- rollup that has the chunk drops it and the one that missed it takes it.
+-- The rollups keep long history (flows keeps 30 days).
+
+CREATE TABLE IF NOT EXISTS {{db}}.rollup_input
+(
+    time DateTime('UTC'),
+    cluster String,
+    cloud String,
+    role String,
+    local_namespace String,
+    local_workload_kind String,
+    local_workload String,
+    local_region String,
+    remote_ip IPv6,
+    remote_port UInt16,
+    remote_country String,
+    remote_asn UInt32,
+    remote_as_org String,
+    class String,
+    nat_gateway Bool,
+    egress_bytes UInt64,
+    ingress_bytes UInt64,
+    egress_packets UInt64,
+    ingress_packets UInt64
+)
+ENGINE = Null;
 
 -- Cost: every byte a workload sent or received, per class.
 CREATE TABLE IF NOT EXISTS {{db}}.workload_hourly
@@ -55,3 +82,42 @@ ORDER BY (cluster, namespace, workload_kind, workload, hour, class, remote_count
 TTL hour + INTERVAL 400 DAY
 SETTINGS non_replicated_deduplication_window = 1000;
 
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.workload_hourly_mv TO {{db}}.workload_hourly AS
+SELECT
+    toStartOfHour(time) AS hour,
+    cluster,
+    cloud,
+    local_region AS region,
+    local_namespace AS namespace,
+    local_workload_kind AS workload_kind,
+    local_workload AS workload,
+    class,
+    nat_gateway,
+    sum(egress_bytes) AS egress_bytes,
+    sum(ingress_bytes) AS ingress_bytes,
+    sum(egress_packets) AS egress_packets,
+    sum(ingress_packets) AS ingress_packets,
+    count() AS flows
+FROM {{db}}.rollup_input
+GROUP BY hour, cluster, cloud, region, namespace, workload_kind, workload, class, nat_gateway;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.destinations_hourly_mv TO {{db}}.destinations_hourly AS
+SELECT
+    toStartOfHour(time) AS hour,
+    cluster,
+    local_namespace AS namespace,
+    local_workload_kind AS workload_kind,
+    local_workload AS workload,
+    class,
+    remote_country,
+    remote_asn,
+    remote_port,
+    sum(egress_bytes) AS egress_bytes,
+    sum(ingress_bytes) AS ingress_bytes,
+    count() AS flows,
+    min(remote_ip) AS sample_ip,
+    max(remote_as_org) AS as_org
+FROM {{db}}.rollup_input
+WHERE role = 'INITIATOR' AND class IN ('internet', 'private', 'direct', 'cloud_service')
+GROUP BY hour, cluster, namespace, workload_kind, workload, class, remote_country, remote_asn, remote_port;

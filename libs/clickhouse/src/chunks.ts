@@ -1,13 +1,17 @@
 // Exactly-once storage of a chunk of Kafka messages (one partition, offsets first..last):
 //
-//   1. a ledger row (sink_chunks)            3. rollup workload_hourly from flows (token #w)
-//   2. rows into flows (token)               4. rollup destinations_hourly from flows (token #d)
+//   1. a ledger row (sink_chunks)
+//   2. the rows into flows (token)
+//   3. the chunk's rows from flows into rollup_input (token #r), whose materialized views fill
+//      workload_hourly and destinations_hourly
 //
 // An insert into flows stays inside one monthly partition (the sink cuts chunks at month
 // boundaries), so it is one part, committed atomically. A partition's chunks are stored one
 // after the other, so a ledger row means every earlier chunk is complete; after a crash the
-// last chunk of a partition has either its rows in flows (steps 3-4 are replayed: their tokens
-// make them idempotent) or none of them (it is read from Kafka again).
+// last chunk of a partition has either its rows in flows (step 3 is replayed with the same
+// token: each rollup drops the block it already has) or none of them (it is read from Kafka
+// again). Step 3 reads with one thread and blocks larger than any chunk, so a replay feeds the
+// views the same single block, with the same token, as the first run.
 
 /** Deduplication token of a chunk: the Kafka coordinates of its messages. */
 export function chunkToken(topic: string, partition: number, first: number, last: number): string {
@@ -22,29 +26,18 @@ export function tokenLiteral(token: string): string {
   return `'${token}'`;
 }
 
-/** The rollups, as INSERT ... SELECT over one chunk of flows (query parameters: topic, partition, first, last). */
-export function rollupStatements(db: string, token: string): string[] {
-  const settings = (suffix: string) =>
-    `SETTINGS insert_deduplicate = 1, insert_deduplication_token = ${tokenLiteral(`${token}#${suffix}`)}, max_threads = 1`;
-  const chunk = `src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}`;
-  return [
-    `INSERT INTO ${db}.workload_hourly
-     SELECT toStartOfHour(time) AS hour, cluster, cloud, local_region AS region, local_namespace AS namespace,
-            local_workload_kind AS workload_kind, local_workload AS workload, class, nat_gateway,
-            sum(egress_bytes) AS egress_bytes, sum(ingress_bytes) AS ingress_bytes,
-            sum(egress_packets) AS egress_packets, sum(ingress_packets) AS ingress_packets, count() AS flows
-     FROM ${db}.flows
-     WHERE ${chunk}
-     GROUP BY hour, cluster, cloud, region, namespace, workload_kind, workload, class, nat_gateway
-     ${settings('w')}`,
-    `INSERT INTO ${db}.destinations_hourly
-     SELECT toStartOfHour(time) AS hour, cluster, local_namespace AS namespace, local_workload_kind AS workload_kind,
-            local_workload AS workload, class, remote_country, remote_asn, remote_port,
-            sum(egress_bytes) AS egress_bytes, sum(ingress_bytes) AS ingress_bytes, count() AS flows,
-            min(remote_ip) AS sample_ip, max(toString(remote_as_org)) AS as_org
-     FROM ${db}.flows
-     WHERE ${chunk} AND role = 'INITIATOR' AND class IN ('internet', 'private', 'direct', 'cloud_service')
-     GROUP BY hour, cluster, namespace, workload_kind, workload, class, remote_country, remote_asn, remote_port
-     ${settings('d')}`,
-  ];
+const ROLLUP_COLUMNS = [
+  'time', 'cluster', 'cloud', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region',
+  'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'nat_gateway',
+  'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets',
+].join(', ');
+
+/** Step 3, as one statement (query parameters: topic, partition, first, last). */
+export function rollupStatement(db: string, token: string): string {
+  return `INSERT INTO ${db}.rollup_input (${ROLLUP_COLUMNS})
+    SELECT ${ROLLUP_COLUMNS} FROM ${db}.flows
+    WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}
+    SETTINGS insert_deduplicate = 1, insert_deduplication_token = ${tokenLiteral(`${token}#r`)},
+      deduplicate_blocks_in_dependent_materialized_views = 1,
+      max_threads = 1, max_block_size = 4194304, min_insert_block_size_rows = 4194304, min_insert_block_size_bytes = 0`;
 }

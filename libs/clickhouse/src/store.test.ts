@@ -201,6 +201,24 @@ test('after a crash: a chunk in flows but not in the rollups is finished; one no
   assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 30]]));
 });
 
+test('after a crash between the two rollups: the replay completes the one that missed the chunk and leaves the other', async () => {
+  const s = await store('halfrollup');
+  const topic = 'flows.enriched.v1';
+  const rowsOf = Array.from({ length: 6 }, (_, i) =>
+    flowRow({ time: hourAgo(2), egress_bytes: 5000 + i, ingress_bytes: 3, src_partition: 0, src_offset: 40 + i }),
+  );
+  // destinations_hourly's view is down while the chunk is stored: only workload_hourly gets it.
+  await s.client.command({ query: 'DETACH TABLE halfrollup.destinations_hourly_mv' });
+  await s.insertFlows(rowsOf);
+  await s.client.command({ query: 'ATTACH TABLE halfrollup.destinations_hourly_mv' });
+  const sums = async () =>
+    rows(s, `SELECT (SELECT toString(sum(egress_bytes)) FROM halfrollup.workload_hourly) AS w, (SELECT toString(sum(egress_bytes)) FROM halfrollup.destinations_hourly) AS d`);
+  const egress = rowsOf.reduce((a, r) => a + r.egress_bytes, 0);
+  assert.deepEqual(await sums(), [{ w: String(egress), d: '0' }]);
+  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 46]]));
+  assert.deepEqual(await sums(), [{ w: String(egress), d: String(egress) }]);
+});
+
 test('anomalies: mining port, new country after a baseline; not for a country seen 3 days ago, a responder, a learning workload, or under the minimum', async () => {
   const s = await store('anom');
   const T = hourAgo(1);

@@ -12,7 +12,7 @@ import { PermanentError } from '@tollgate/pipeline';
 import type { EnrichedFlowBatch } from '@tollgate/schema';
 import { DEFAULT_MIGRATIONS_DIR, runMigrations } from './migrate.ts';
 import { encodeFlowRows, FLOW_COLUMNS, rowBlock, toFlowRows, type FlowRow, type RowBlock, type SourceCoordinates } from './rows.ts';
-import { chunkToken, rollupStatements } from './chunks.ts';
+import { chunkToken, rollupStatement } from './chunks.ts';
 import {
   anomalies,
   anomalyRows,
@@ -224,11 +224,10 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     }
   };
 
-  /** Steps 3-4 (chunks.ts): the rollups of a chunk from flows. Idempotent. */
+  /** Step 3 (chunks.ts): the chunk's rows from flows through the rollups' views. Idempotent. */
   const rollUp = async (c: Pick<Chunk, 'topic' | 'partition' | 'first' | 'last'>) => {
     const params = { topic: c.topic, partition: c.partition, first: c.first, last: c.last };
-    // The two rollups read the same chunk of flows and write different tables: side by side.
-    await Promise.all(rollupStatements(db, chunkToken(c.topic, c.partition, c.first, c.last)).map((sql) => client.command({ query: sql, query_params: params })));
+    await client.command({ query: rollupStatement(db, chunkToken(c.topic, c.partition, c.first, c.last)), query_params: params });
   };
 
   const storeChunk = async (c: Chunk) => {
