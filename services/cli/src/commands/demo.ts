@@ -31,7 +31,7 @@ export const demoCommand: Command = {
     const env = { ...rt.env };
     if (args.options.seed !== undefined) env.TOLLGATE_SIM_SEED = String(parsePositiveInt(String(args.options.seed), 'seed'));
     if (args.options.days !== undefined) env.TOLLGATE_SIM_DAYS = String(parsePositiveInt(String(args.options.days), 'days'));
-    const reportOpts = { ...reportOptionsFrom({ ...args, options: { ...args.options, since: 'all' } }) };
+    const reportOpts = reportOptionsFrom({ ...args, options: { ...args.options, since: 'all' } });
     const quiet = Boolean(args.options.quiet);
     const say = (s: string) => quiet || process.stderr.write(`${s}\n`);
 
