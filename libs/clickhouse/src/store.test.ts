@@ -321,8 +321,9 @@ test('encodeFlowRows (the sink hot path) writes exactly what rowBlock(toFlowRows
       ? { ip: '52.216.1.1', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: 'us-east-1', country: 'US', asn: 16509, as_org: 'AMAZON-02', service: 'S3' }
       : { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"', service: '' },
     class: i === 3 ? ('CLOUD_SERVICE' as const) : ('INTERNET' as const), cloud: 'aws', cloud_service: i === 3 ? 'S3' : '', cloud_service_region: i === 3 ? 'us-east-1' : '', nat_gateway: i !== 3,
-    egress_bytes: 1000 * i, ingress_bytes: 10 * i, egress_packets: i, ingress_packets: i,
+    egress_bytes: i === 2 ? 2 ** 40 + 7 : 1000 * i, ingress_bytes: i === 1 ? 0 : 10 * i, egress_packets: i, ingress_packets: i === 3 ? 9_007_199_254_740_991 : i,
   }));
+  views[0]!.conntrack_id = 4_294_967_295;
   const batch = fromViews({ cluster: 'c', node: 'n1', window_start: 1_700_000_000_000, window_end: 1_700_000_003_600_000, source: { agent_id: 'a', seq: 1, topic: 'flows.raw.v1', partition: 0, offset: 9 } }, views);
   assert.equal(batch.endpoints.length, 4, 'endpoints are listed once');
   const src = { topic: 'flows.enriched.v1', partition: 2, offset: 77 };
