@@ -172,16 +172,30 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
   const cloud = `,${JSON.stringify(b.cloud)},`;
   const tail = `,${inner([src.topic, src.partition, src.offset])}]`;
   const noService = '"",""';
+  // Addresses repeat within a batch (a pod's, a destination's): each is quoted once.
+  const ips = new Map<string, string>();
+  const ipJson = (s: string): string => {
+    let v = ips.get(s);
+    if (v === undefined) ips.set(s, (v = JSON.stringify(ip(s))));
+    return v;
+  };
+  // All flows of a batch usually share their time (the window start): the row's head is built once.
+  let lastTime = NaN;
+  let rowHead = '';
   const lines = new Array<string>(b.flows.length + 1);
   for (let i = 0; i < b.flows.length; i++) {
     const f = b.flows[i]!;
     const local = localJson[f.local];
     const remote = remoteJson[f.remote];
     if (local === undefined || remote === undefined) throw new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${eps.length}`);
+    if (f.time !== lastTime) {
+      lastTime = f.time;
+      rowHead = `[${Math.floor(f.time / 1000)}${head}`;
+    }
     lines[i] =
-      `[${Math.floor(f.time / 1000)}${head}${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",` +
-      `${JSON.stringify(ip(f.local_ip))},${f.local_port},${local},` +
-      `${JSON.stringify(ip(f.remote_ip))},${f.remote_port},${remote},` +
+      `${rowHead}${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",` +
+      `${ipJson(f.local_ip)},${f.local_port},${local},` +
+      `${ipJson(f.remote_ip)},${f.remote_port},${remote},` +
       `"${lowerClass(f.class)}"${cloud}${f.class === 'CLOUD_SERVICE' ? serviceJson[f.remote] : noService},${f.nat_gateway},` +
       `${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}${tail}`;
   }
