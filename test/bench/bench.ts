@@ -2,7 +2,7 @@
 //   1. the agent and enricher stages alone, in this process (they also count flows and rows),
 //      and the Kafka client comparison (@platformatic/kafka vs kafkajs) on the real broker;
 //   2. the pipeline end to end through the real broker: agent, enricher and sink as three
-//      `tollgate` processes, as they are deployed (median of 3 rounds);
+//      `tollgate` processes, as they are deployed (median of 3 rounds after a warm-up round);
 //   3. the sink stage alone, in this process (chDB);
 //   4. the baseline: the whole pipeline in one process on the in-process transport.
 // The last line is one JSON object with every figure by name. Ratios are against the baseline
@@ -96,7 +96,7 @@ const ROUNDS = Number(process.env.TOLLGATE_BENCH_ROUNDS || 3);
 const kafka: Transport = await createKafkaTransport({ brokers: [BROKERS], client: 'platformatic', clientId: 'bench', logger: createLogger('warn') });
 
 async function pipelineRound(round: number): Promise<{ seconds: number; inserts: number }> {
-  const prefix = `bench-${process.pid}-${Date.now()}-${round}`;
+  const prefix = `bench-${process.pid}-${Date.now()}-${round < 0 ? 'warmup' : round}`;
   const procDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-e2e-'));
   const env = {
     ...process.env,
@@ -147,10 +147,13 @@ async function pipelineRound(round: number): Promise<{ seconds: number; inserts:
   const stats = stopped ? (JSON.parse(stopped) as { rows: number; inserts: number }) : { rows: 0, inserts: 0 };
   if (stats.rows !== records) throw new Error(`pipeline round ${round}: the sink stored ${stats.rows} rows, expected ${records}`);
   rmSync(procDir, { recursive: true, force: true });
-  log(`pipeline round ${round + 1}/${ROUNDS}: ${fmt(flows)} flows in ${seconds.toFixed(2)} s: ${fmt(rate(flows, seconds))} flows/s (${stats.inserts} inserts)`);
+  log(`pipeline round ${round < 0 ? 'warm-up' : `${round + 1}/${ROUNDS}`}: ${fmt(flows)} flows in ${seconds.toFixed(2)} s: ${fmt(rate(flows, seconds))} flows/s (${stats.inserts} inserts)`);
   return { seconds, inserts: stats.inserts };
 }
 
+// One warm-up round first (JIT of the broker and the processes' code paths, page cache), not counted.
+log('pipeline warm-up round (not counted):');
+await pipelineRound(-1);
 const rounds: Array<{ seconds: number; inserts: number }> = [];
 for (let r = 0; r < ROUNDS; r++) rounds.push(await pipelineRound(r));
 await kafka.close();
