@@ -25,7 +25,7 @@ import { benchKafkaClients } from './kafka-clients.ts';
 
 const TARGET = 50_000;
 const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
-const SCALE = Number(process.env.TOLLGATE_BENCH_SCALE || 8);
+const SCALE = Number(process.env.TOLLGATE_BENCH_SCALE || 16);
 const BIN = fileURLToPath(new URL('../../bin/tollgate.mjs', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const rate = (n: number, s: number) => Math.round(n / s);
