@@ -1,7 +1,7 @@
 // Pieces both client adapters share: broker list checks, the size-bounded split of a send,
 // the per-partition start floors of `onAssign`, and the small promise helpers of a consumer.
 import { ConfigError } from '@tollgate/config';
-import type { ConsumerOptions, InMessage, OutMessage } from '@tollgate/pipeline';
+import type { ConsumerOptions, InMessage, OutMessage, Producer } from '@tollgate/pipeline';
 
 export const BROKERS_SETTING = 'TOLLGATE_KAFKA_BROKERS';
 
@@ -128,6 +128,35 @@ export class SerialQueue {
     this.tail = next.catch(() => {});
     return next;
   }
+}
+
+/**
+ * The Producer both clients share: sends run one after another (per-key order holds), each split
+ * into requests under `maxBytes`; close waits for the send in hand, then closes the client once.
+ */
+export function serialProducer(opts: {
+  name: string;
+  maxBytes: number;
+  sendChunk: (topic: string, chunk: OutMessage[]) => Promise<unknown>;
+  closeClient: () => Promise<unknown>;
+  onClose: () => void;
+}): Producer {
+  const serial = new SerialQueue();
+  let closed = false;
+  return {
+    send: (topic, messages) =>
+      serial.run(async () => {
+        if (closed) throw new Error(`producer ${opts.name} is closed`);
+        for (const chunk of chunkBySize(messages, opts.maxBytes)) await opts.sendChunk(topic, chunk);
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await serial.run(async () => {});
+      opts.onClose();
+      await opts.closeClient();
+    },
+  };
 }
 
 export function headersToRecord(entries: Iterable<[unknown, unknown]>): Record<string, string> {

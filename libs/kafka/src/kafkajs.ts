@@ -4,8 +4,8 @@
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer as KjsConsumer, EachBatchPayload, KafkaMessage, LogEntry, Producer as KjsProducer, Kafka as KafkaClient } from 'kafkajs';
 import type { Logger } from '@tollgate/log';
-import type { BatchHandler, Consumer, ConsumerOptions, InMessage, OutMessage, Producer, Transport } from '@tollgate/pipeline';
-import { SerialQueue, StartFloors, chunkBySize, deferred, headersToRecord } from './common.ts';
+import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, Transport } from '@tollgate/pipeline';
+import { StartFloors, deferred, headersToRecord, serialProducer } from './common.ts';
 import { describeError, isRebalanceError, type TransportTuning } from './shared.ts';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
@@ -97,24 +97,14 @@ export class KafkajsTransport implements Transport {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await client.connect();
-    const serial = new SerialQueue();
-    let closed = false;
-    const producer: Producer = {
-      send: (topic: string, messages: OutMessage[]) =>
-        serial.run(async () => {
-          if (closed) throw new Error(`producer ${clientId} is closed`);
-          for (const chunk of chunkBySize(messages, this.tuning.maxRequestBytes)) {
-            await client.send({ topic, acks: -1, timeout: 30_000, messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })) });
-          }
-        }),
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await serial.run(async () => {});
-        this.open.delete(producer);
-        await client.disconnect();
-      },
-    };
+    const producer: Producer = serialProducer({
+      name: clientId,
+      maxBytes: this.tuning.maxRequestBytes,
+      sendChunk: (topic, chunk) =>
+        client.send({ topic, acks: -1, timeout: 30_000, messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })) }),
+      closeClient: () => client.disconnect(),
+      onClose: () => this.open.delete(producer),
+    });
     this.open.add(producer);
     return producer;
   }

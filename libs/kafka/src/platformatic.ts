@@ -14,8 +14,8 @@ import {
   type ConsumerGroupJoinPayload,
 } from '@platformatic/kafka';
 import type { Logger } from '@tollgate/log';
-import type { BatchHandler, Consumer, ConsumerOptions, InMessage, OutMessage, Producer, Transport } from '@tollgate/pipeline';
-import { SerialQueue, StartFloors, Wakeup, chunkBySize, deferred, headersToRecord } from './common.ts';
+import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, Transport } from '@tollgate/pipeline';
+import { StartFloors, Wakeup, deferred, headersToRecord, serialProducer } from './common.ts';
 import { describeError, isRebalanceError, waitForLeaders, type TransportTuning } from './shared.ts';
 
 type Msg = Message<string, Buffer, string, string>;
@@ -116,26 +116,13 @@ export class PlatformaticTransport implements Transport {
       retryDelay: 500,
       serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
     });
-    const serial = new SerialQueue();
-    let closed = false;
-    const producer: Producer = {
-      send: (topic: string, messages: OutMessage[]) =>
-        serial.run(async () => {
-          if (closed) throw new Error(`producer ${clientId} is closed`);
-          for (const chunk of chunkBySize(messages, this.tuning.maxRequestBytes)) {
-            await client.send({
-              messages: chunk.map((m) => ({ topic, key: m.key, value: m.value, headers: m.headers ?? {} })),
-            });
-          }
-        }),
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await serial.run(async () => {});
-        this.open.delete(producer);
-        await client.close();
-      },
-    };
+    const producer: Producer = serialProducer({
+      name: clientId,
+      maxBytes: this.tuning.maxRequestBytes,
+      sendChunk: (topic, chunk) => client.send({ messages: chunk.map((m) => ({ topic, key: m.key, value: m.value, headers: m.headers ?? {} })) }),
+      closeClient: () => client.close(),
+      onClose: () => this.open.delete(producer),
+    });
     this.open.add(producer);
     return producer;
   }

@@ -1,7 +1,7 @@
 // flows.enriched.v1 is dictionary encoded (endpoints listed once per batch, flows refer to them
 // by index). These helpers give readers the flat view of a flow, and writers a builder that
 // deduplicates endpoints.
-import type { Endpoint, EnrichedFlow, EnrichedFlowBatch, SourceRef } from './types.generated.ts';
+import type { Endpoint, EnrichedFlow, EnrichedFlowBatch } from './types.generated.ts';
 
 /** An endpoint with the address it had in one flow. */
 export interface EndpointView extends Endpoint {
@@ -42,14 +42,8 @@ export function viewEnriched(batch: EnrichedFlowBatch): EnrichedFlowView[] {
   });
 }
 
-export interface EnrichedHeader {
-  cluster: string;
-  node: string;
-  cloud: string;
-  window_start: number;
-  window_end: number;
-  source: SourceRef;
-}
+/** A batch without its endpoints and flows. */
+export type EnrichedHeader = Omit<EnrichedFlowBatch, 'endpoints' | 'flows'>;
 
 const ENDPOINT_KEYS = ['kind', 'cluster', 'namespace', 'workload_kind', 'workload', 'pod', 'node', 'zone', 'region', 'country', 'asn', 'as_org', 'service'] as const;
 
