@@ -5,6 +5,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, Consumer as KjsConsumer, EachBatchPayload, KafkaMessage, LogEntry, Producer as KjsProducer, Kafka as KafkaClient } from 'kafkajs';
 import type { Logger } from '@tollgate/log';
 import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, Transport } from '@tollgate/pipeline';
+import { retry } from '@tollgate/pipeline';
 import { StartFloors, deferred, headersToRecord, serialProducer } from './common.ts';
 import { describeError, isRebalanceError, type TransportTuning } from './shared.ts';
 
@@ -127,7 +128,8 @@ export class KafkajsTransport implements Transport {
   }
 
   async endOffsets(topic: string): Promise<Map<number, number>> {
-    const res = await this.admin.fetchTopicOffsets(topic);
+    // Right after a topic is created its leaders may still move (NOT_LEADER_FOR_PARTITION): retry.
+    const res = await retry(() => this.admin.fetchTopicOffsets(topic), { attempts: 6, baseMs: 100, maxMs: 2_000 });
     return new Map(res.map((p) => [p.partition, Number(p.high)] as const).sort((a, b) => a[0] - b[0]));
   }
 
