@@ -7,6 +7,11 @@ export const common = {
   logLevel: oneOf('TOLLGATE_LOG_LEVEL', 'pino log level.', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
 };
 
+export const metrics = {
+  port: int('TOLLGATE_METRICS_PORT', 'Port of /metrics, /healthz and /readyz in the long-running services (agent, enricher, sink); 0 turns it off. One-shot commands (demo, report, migrate) serve none.', 9464, 0, 65_535),
+  host: str('TOLLGATE_METRICS_HOST', 'Address the metrics endpoint listens on.', '0.0.0.0'),
+};
+
 export const kafka = {
   brokers: list('TOLLGATE_KAFKA_BROKERS', 'Kafka bootstrap servers, comma separated (host:port). Required by the services; `demo` runs its stages in one process without Kafka when empty.'),
   client: oneOf('TOLLGATE_KAFKA_CLIENT', 'Kafka client library (chosen by `npm run bench`, see README).', 'platformatic', ['platformatic', 'kafkajs'] as const),
@@ -57,7 +62,7 @@ export const sim = {
   start: str('TOLLGATE_SIM_START', 'ISO time the simulation starts. Empty: TOLLGATE_SIM_DAYS before today 00:00 UTC (so separate processes agree).', ''),
 };
 
-export const allSettings = { ...common, ...kafka, ...clickhouse, ...geoip, ...agent, ...enricher, ...sink, ...sim };
+export const allSettings = { ...common, ...metrics, ...kafka, ...clickhouse, ...geoip, ...agent, ...enricher, ...sink, ...sim };
 
 /** The README's configuration table (Markdown), generated from this catalogue: `npm run docs:settings`. */
 export function settingsTable(): string {

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { loadSettings, settings, ConfigError, type Env } from '@tollgate/config';
 import { createLogger, type Logger } from '@tollgate/log';
 import { SchemaRegistry } from '@tollgate/schema';
+import { createRegistry, startMetricsServer, type Readiness, type Registry } from '@tollgate/metrics';
 import { MemoryTransport, allTopics, topicNames, type TopicNames, type Transport } from '@tollgate/pipeline';
 
 export interface Runtime {
@@ -13,16 +14,21 @@ export interface Runtime {
   common: ReturnType<typeof loadCommon>;
   kafka: ReturnType<typeof loadKafka>;
   topics: TopicNames;
+  /** The process's Prometheus registry (process metrics plus what each stage registers). */
+  metrics: Registry;
+  metricsSettings: ReturnType<typeof loadMetrics>;
 }
 
 const loadCommon = (env: Env) => loadSettings(settings.common, env);
 const loadKafka = (env: Env) => loadSettings(settings.kafka, env);
+const loadMetrics = (env: Env) => loadSettings(settings.metrics, env);
 
 export function createRuntime(env: Env, opts: { logLevel?: string } = {}): Runtime {
   const common = loadCommon(env);
   const kafka = loadKafka(env);
+  const metricsSettings = loadMetrics(env);
   const level = (opts.logLevel ?? common.logLevel) as typeof common.logLevel;
-  return { env, logger: createLogger(level), registry: SchemaRegistry.load(), common, kafka, topics: topicNames(kafka.topicPrefix) };
+  return { env, logger: createLogger(level), registry: SchemaRegistry.load(), common, kafka, topics: topicNames(kafka.topicPrefix), metrics: createRegistry({ cluster: common.cluster }), metricsSettings };
 }
 
 /** Kafka if TOLLGATE_KAFKA_BROKERS is set; `required` services refuse to run without it. */
@@ -63,14 +69,36 @@ export function groupId(rt: Runtime, role: 'enricher' | 'sink'): string {
   return rt.kafka.topicPrefix ? `${rt.kafka.topicPrefix}.tollgate-${role}` : `tollgate-${role}`;
 }
 
-/** Runs a long-lived service until a signal (graceful stop) or its failure. */
-export async function serve(rt: Runtime, component: { start(): Promise<void>; stop(): Promise<void>; done: Promise<void> }, cleanup: () => Promise<void>): Promise<number> {
-  await component.start();
+/**
+ * Runs a long-lived service until a signal (graceful stop) or its failure. The metrics endpoint
+ * (TOLLGATE_METRICS_PORT, unless 0) starts first, so /healthz answers while the stage connects;
+ * /readyz follows the stage's readiness.
+ */
+export async function serve(
+  rt: Runtime,
+  component: { start(): Promise<void>; stop(): Promise<void>; done: Promise<void> } & Partial<Readiness>,
+  cleanup: () => Promise<void>,
+): Promise<number> {
+  let started = false;
+  const readiness: Readiness = { ready: () => (!started ? 'starting' : component.ready ? component.ready() : true) };
+  const endpoint =
+    rt.metricsSettings.port > 0
+      ? await startMetricsServer({ port: rt.metricsSettings.port, host: rt.metricsSettings.host, registry: rt.metrics, readiness })
+      : undefined;
+  if (endpoint) rt.logger.info({ port: endpoint.port }, 'metrics endpoint listening (/metrics, /healthz, /readyz)');
+  try {
+    await component.start();
+  } catch (err) {
+    await endpoint?.stop();
+    throw err;
+  }
+  started = true;
   rt.logger.info('started');
   let failed: unknown;
   await Promise.race([untilSignal(rt.logger), component.done.catch((e: unknown) => (failed = e))]);
   await component.stop().catch((e: unknown) => (failed ??= e));
   await cleanup();
+  await endpoint?.stop();
   if (failed) {
     rt.logger.error({ err: failed instanceof Error ? failed.message : String(failed) }, 'stopped on an error');
     return 1;
