@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
 import { SchemaRegistry, Family, type RawFlowBatch, type EnrichedFlowBatch } from '@tollgate/schema';
 import { createScenario, DAY } from '@tollgate/sim';
-import { DeltaTracker, toBatches } from '@tollgate/agent';
+import { replayMessages } from '@tollgate/agent';
 import { createEnrichContext, enrichBatch, loadEnricherSettings } from '@tollgate/enricher';
 import { openStore, type RowBlock } from '@tollgate/clickhouse';
 import { MemoryTransport, allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
@@ -43,19 +43,9 @@ let t = performance.now();
 const rawMessages: Buffer[] = [];
 let flows = 0;
 for (const node of scenario.nodes) {
-  const tracker = new DeltaTracker();
-  let prev: number | undefined;
-  let seq = 0;
-  for (const tick of scenario.ticks(node)) {
-    const deltas = tracker.apply(tick);
-    if (prev !== undefined && deltas.length) {
-      const batches = toBatches(deltas, { cluster: scenario.cluster, node, agent_id: `${node}@bench`, window_start: prev, window_end: tick.time }, 500, seq);
-      seq += batches.length;
-      for (const b of batches) rawMessages.push(rawCodec.encode(b));
-      flows += deltas.length;
-    }
-    prev = tick.time;
-  }
+  const r = replayMessages(scenario.ticks(node), { cluster: scenario.cluster, node, agentId: `${node}@bench`, batchMaxFlows: 500, registry });
+  rawMessages.push(...r.messages);
+  flows += r.flows;
 }
 let s = (performance.now() - t) / 1000;
 figures.flows = flows;
