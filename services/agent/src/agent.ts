@@ -117,6 +117,7 @@ export function createAgent(deps: AgentDeps): Agent {
   let loop: Promise<void> | undefined;
   let wakeLoop = new AbortController();
   let inCycle: Promise<void> | undefined;
+  let lastEventAt = 0;
   // metrics follow the tracker's and engine's counters (increments since the last publish)
   const published: Record<string, number> = {};
   function publish(): void {
@@ -192,7 +193,10 @@ export function createAgent(deps: AgentDeps): Agent {
       log.warn('net.netfilter.nf_conntrack_acct is not readable (nf_conntrack not loaded yet?): counters may be missing');
     }
     const events = {
-      chunk: (b: Buffer) => engine.eventChunk(b),
+      chunk: (b: Buffer) => {
+        lastEventAt = Date.now();
+        engine.eventChunk(b);
+      },
       overrun: () => {
         engine.overrun();
         log.warn('conntrack event overrun (ENOBUFS): some DESTROY events were lost; resyncing with a full dump');
@@ -227,7 +231,10 @@ export function createAgent(deps: AgentDeps): Agent {
     await inCycle;
     if (engine.hasBaseline) {
       await kernelCycle(s.kernel); // the growth since the last poll is shipped, not left to the next agent's baseline
-      await sleep(100); // DESTROY events of the last moments
+      // DESTROY events of the last moments: read until the stream has been idle for 250 ms (at most 3 s)
+      const t0 = Date.now();
+      await sleep(100);
+      while (Date.now() - lastEventAt < 250 && Date.now() - t0 < 3_000) await sleep(50);
     }
     await s.kernel.stopEvents();
   }

@@ -26,9 +26,12 @@ export interface AgentRuntime {
   stdout?: Writable;
   /** Needed with source sim. */
   scenario?: Scenario;
+  /** An output to use instead of the configured one (tests, embedding). */
+  output?: AgentOutput;
 }
 
 function outputOf(cfg: AgentConfig, rt: AgentRuntime, node: string): AgentOutput {
+  if (rt.output) return rt.output;
   if (cfg.output === 'stdout') return streamOutput(rt.stdout ?? process.stdout);
   if (!rt.producer || !rt.topic) throw new Error('agent: output kafka needs a producer and a topic');
   return kafkaOutput(rt.producer, rt.topic, node);
