@@ -22,6 +22,7 @@ import { MemoryTransport, allTopics, caughtUp, topicNames, type Transport } from
 import { createKafkaTransport } from '@tollgate/kafka';
 import { createRuntime, runSimPipeline } from '@tollgate/cli';
 import { benchKafkaClients } from './kafka-clients.ts';
+import { benchAgent } from './agent.ts';
 
 const TARGET = 50_000;
 const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
@@ -208,5 +209,6 @@ figures.pipeline_vs_in_process = Number((rate(flows, s) / (figures.in_process_fl
 figures.target_flows_per_s = TARGET;
 figures.meets_target = rate(flows, s) >= TARGET;
 log(`pipeline through Kafka (3 processes): ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (x${figures.pipeline_vs_in_process} the in-process baseline; target ${fmt(TARGET)})`);
+Object.assign(figures, await benchAgent());
 console.log(JSON.stringify(figures));
 process.exit(0);
