@@ -7,4 +7,3 @@ export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';
 export type { Migration } from './migrate.ts';
 export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes } from './reports.ts';
-export { flowRow, hourAgo, GiB, MiB } from './testing.ts';
