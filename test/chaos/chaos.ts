@@ -119,6 +119,15 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: nu
   }
 }
 
+/** What an interrupted run (SIGINT/SIGTERM of the driver) must still undo: its processes and its broker. */
+const emergency = new Set<() => void>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const undo of emergency) undo();
+    process.exit(130);
+  });
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
   const random = rng(o.seed);
@@ -159,6 +168,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     return p;
   };
   let kafka: Transport | undefined;
+  const undo = () => {
+    for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    try {
+      kafkaSh('stop', kafkaEnv);
+    } catch {
+      /* already down */
+    }
+    rmSync(work, { recursive: true, force: true });
+  };
+  emergency.add(undo);
   o.log(`chaos: seed ${o.seed}, scale ${o.scale}, ${o.days} days, ${o.kills} kills of ${o.stages.join('/')}, broker outage ${o.outageS} s, work dir ${work}`);
   try {
     kafkaSh('start', kafkaEnv);
@@ -257,14 +276,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const m of mismatches) o.log(`chaos: MISMATCH ${m}`);
     return { flows, kills, mismatches, seconds };
   } finally {
-    for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    emergency.delete(undo);
     await kafka?.close().catch(() => {});
-    try {
-      kafkaSh('stop', kafkaEnv);
-    } catch {
-      /* already down */
-    }
-    rmSync(work, { recursive: true, force: true });
+    undo();
   }
 }
 
