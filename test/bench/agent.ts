@@ -69,8 +69,7 @@ async function child(mode: string, args: string[]): Promise<void> {
 }
 
 async function run(mode: string, args: string[]): Promise<Record<string, number>> {
-  // the agent's DaemonSet runs Node with --max-semi-space-size=2 (NODE_OPTIONS): so does the child
-  const c = spawn(process.execPath, ['--max-semi-space-size=2', SELF, 'child', mode, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, [SELF, 'child', mode, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let s = '';
   c.stdout.on('data', (d: Buffer) => (s += d.toString()));
   const [code] = (await once(c, 'close')) as [number];
