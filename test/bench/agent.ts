@@ -10,7 +10,7 @@
 //   conntrack_list_ms_1m      baseline: `conntrack -L -o extended,id > /dev/null` on the same table
 // N = TOLLGATE_BENCH_AGENT_ENTRIES (default 1,000,000; smaller for a quick local run).
 import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,15 @@ function engine() {
 
 async function feed(path: string, f: (b: Buffer) => void): Promise<void> {
   for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) f(chunk as Buffer);
+}
+
+/**
+ * Peak RSS of this process: VmHWM of /proc/self/status (per address space). Not getrusage's
+ * ru_maxrss, which Linux carries across exec from the forked copy of the (larger) parent.
+ */
+function peakRssMb(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 async function child(mode: string, args: string[]): Promise<void> {
@@ -64,7 +73,8 @@ async function child(mode: string, args: string[]): Promise<void> {
     e.endDump();
     out = { ms: performance.now() - t, tracked: e.tracker.tracked, flows: flows() };
   }
-  out.rss_mb = process.resourceUsage().maxRSS / 1024;
+  out.rss_mb = peakRssMb();
+  if (process.env.TOLLGATE_BENCH_AGENT_DEBUG) process.stderr.write(JSON.stringify(process.memoryUsage()) + '\n');
   console.log(JSON.stringify(out));
 }
 
@@ -77,7 +87,7 @@ async function run(mode: string, args: string[]): Promise<Record<string, number>
   return JSON.parse(s.trim()) as Record<string, number>;
 }
 
-async function writeDump(path: string, n: number, grown: (i: number) => number): Promise<void> {
+export async function writeDump(path: string, n: number, grown: (i: number) => number): Promise<void> {
   const w = createWriteStream(path);
   let text = '';
   for (let i = 0; i < n; i++) {

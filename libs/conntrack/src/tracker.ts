@@ -7,7 +7,7 @@
 // - A dump emits, for each entry whose counters grew, the growth since the last report; an entry
 //   not seen before is new (after the baseline) and emits all of its counters.
 // - A DESTROY event emits the rest (final counters minus the last report) and forgets the entry.
-// - A counter that went backwards means a new connection under the same identity: from zero.
+// - A byte counter that went backwards means a new connection under the same identity: from zero.
 // - Dump and events race: a DESTROY read while a dump runs tombstones its entry for the rest of
 //   that dump, so a stale dump line of it cannot bring it back (and bill it twice). An entry is
 //   forgotten as `vanished` only when two dumps in a row missed it (its DESTROY may still be in
@@ -105,58 +105,52 @@ export class FlowTracker {
       this.s.raced++;
       return false;
     }
+    const gen = this.gen & 0xffff;
     let i = t.find(e.id, e.hash);
+    let fresh = false;
     if (i < 0) {
-      i = t.insert(e.id, e.hash, this.gen, startOf(e, time));
+      i = t.insert(e.id, e.hash, gen, startOf(e, time));
       if (!this.baselined) {
-        t.set(i, 0, e.origBytes);
-        t.set(i, 1, e.origPackets);
-        t.set(i, 2, e.replyBytes);
-        t.set(i, 3, e.replyPackets);
+        t.setCounters(i, e.origBytes, e.origPackets, e.replyBytes, e.replyPackets);
         return false;
       }
-    } else if (t.seen(i) === this.gen) {
+      fresh = true;
+    } else if (t.seen(i) === gen) {
       this.s.duplicates++;
       return false;
     } else {
-      t.setSeen(i, this.gen);
+      t.setSeen(i, gen);
       if (!this.baselined) {
         // an entry listed in an aborted baseline dump: still baseline
-        t.set(i, 0, e.origBytes);
-        t.set(i, 1, e.origPackets);
-        t.set(i, 2, e.replyBytes);
-        t.set(i, 3, e.replyPackets);
+        t.setCounters(i, e.origBytes, e.origPackets, e.replyBytes, e.replyPackets);
         return false;
       }
     }
-    let ob = t.get(i, 0);
-    let op = t.get(i, 1);
-    let rb = t.get(i, 2);
-    let rp = t.get(i, 3);
-    if (e.origBytes < ob || e.origPackets < op || e.replyBytes < rb || e.replyPackets < rp) {
+    let ob = t.origBytes(i);
+    let rb = t.replyBytes(i);
+    if (e.origBytes < ob || e.replyBytes < rb) {
       this.s.restarted++;
-      ob = op = rb = rp = 0;
-      t.set(i, 0, 0);
-      t.set(i, 1, 0);
-      t.set(i, 2, 0);
-      t.set(i, 3, 0);
-      t.set(i, 4, startOf(e, time));
+      ob = rb = 0;
+      fresh = true;
+      t.setCounters(i, 0, 0, 0, 0);
+      t.setFlowStart(i, startOf(e, time));
     }
-    if (e.origBytes === ob && e.origPackets === op && e.replyBytes === rb && e.replyPackets === rp) return false;
+    const dop = fresh ? e.origPackets : ((e.origPackets >>> 0) - t.origPackets(i)) >>> 0;
+    const drp = fresh ? e.replyPackets : ((e.replyPackets >>> 0) - t.replyPackets(i)) >>> 0;
+    const dob = e.origBytes - ob;
+    const drb = e.replyBytes - rb;
+    if (dob === 0 && drb === 0 && dop === 0 && drp === 0) return false;
     if (!canEmit) {
       this.s.deferred++;
       return false;
     }
-    out.origBytes = e.origBytes - ob;
-    out.origPackets = e.origPackets - op;
-    out.replyBytes = e.replyBytes - rb;
-    out.replyPackets = e.replyPackets - rp;
-    out.flowStart = t.get(i, 4);
+    out.origBytes = dob;
+    out.origPackets = dop;
+    out.replyBytes = drb;
+    out.replyPackets = drp;
+    out.flowStart = t.flowStart(i);
     out.final = false;
-    t.set(i, 0, e.origBytes);
-    t.set(i, 1, e.origPackets);
-    t.set(i, 2, e.replyBytes);
-    t.set(i, 3, e.replyPackets);
+    t.setCounters(i, e.origBytes, e.origPackets, e.replyBytes, e.replyPackets);
     this.s.emitted++;
     return true;
   }
@@ -168,9 +162,10 @@ export class FlowTracker {
     if (this.inDump) this.tombstones.add(`${e.id}:${e.hash}`);
     const i = t.find(e.id, e.hash);
     let ob = 0;
-    let op = 0;
     let rb = 0;
+    let op = 0;
     let rp = 0;
+    let fresh = true;
     let flowStart: number;
     if (i < 0) {
       if (!this.baselined) {
@@ -179,29 +174,35 @@ export class FlowTracker {
       }
       flowStart = startOf(e, time);
     } else {
-      ob = t.get(i, 0);
-      op = t.get(i, 1);
-      rb = t.get(i, 2);
-      rp = t.get(i, 3);
-      flowStart = t.get(i, 4);
+      ob = t.origBytes(i);
+      rb = t.replyBytes(i);
+      op = t.origPackets(i);
+      rp = t.replyPackets(i);
+      flowStart = t.flowStart(i);
       t.remove(i);
-      if (e.origBytes < ob || e.origPackets < op || e.replyBytes < rb || e.replyPackets < rp) {
+      fresh = false;
+      if (e.origBytes < ob || e.replyBytes < rb) {
         this.s.restarted++;
-        ob = op = rb = rp = 0;
+        ob = rb = 0;
+        fresh = true;
         flowStart = startOf(e, time);
       }
     }
     this.s.destroyed++;
-    if (e.origBytes === ob && e.origPackets === op && e.replyBytes === rb && e.replyPackets === rp) return false;
+    const dop = fresh ? e.origPackets : ((e.origPackets >>> 0) - op) >>> 0;
+    const drp = fresh ? e.replyPackets : ((e.replyPackets >>> 0) - rp) >>> 0;
+    const dob = e.origBytes - ob;
+    const drb = e.replyBytes - rb;
+    if (dob === 0 && drb === 0 && dop === 0 && drp === 0) return false;
     if (!canEmit) {
       this.s.lostFlows++;
-      this.s.lostBytes += e.origBytes - ob + (e.replyBytes - rb);
+      this.s.lostBytes += dob + drb;
       return false;
     }
-    out.origBytes = e.origBytes - ob;
-    out.origPackets = e.origPackets - op;
-    out.replyBytes = e.replyBytes - rb;
-    out.replyPackets = e.replyPackets - rp;
+    out.origBytes = dob;
+    out.origPackets = dop;
+    out.replyBytes = drb;
+    out.replyPackets = drp;
     out.flowStart = flowStart;
     out.final = true;
     this.s.emitted++;
@@ -217,8 +218,9 @@ export class FlowTracker {
       this.s.baselineEntries = this.table.size;
     }
     const t = this.table;
+    const gen = this.gen & 0xffff;
     for (let i = t.size - 1; i >= 0; i--) {
-      if (this.gen - t.seen(i) >= 2) {
+      if (((gen - t.seen(i)) & 0xffff) >= 2) {
         t.remove(i);
         this.s.vanished++;
       }
