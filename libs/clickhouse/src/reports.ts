@@ -182,13 +182,14 @@ export async function costTotals(q: QueryFn, db: string, opts: Period): Promise<
   return total;
 }
 
-const WINDOW_RANGE = `window_start >= toDateTime({from:UInt32}, 'UTC') AND window_start < toDateTime({to:UInt32}, 'UTC')`;
+/** The anomaly view judging only the hours of the period (and reading only them plus their baseline). */
+const ANOMALIES_IN = (db: string) => `${db}.anomalies_window(from = {from:UInt32}, to = {to:UInt32})`;
 
 export async function anomalyRows(q: QueryFn, db: string, opts: Period): Promise<AnomalyRow[]> {
   const rows = await q<Record<string, Num>>(
     `SELECT id, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(window_end) AS we, cluster, namespace, workload_kind, workload,
             rule, country, asn, ip, port, bytes, baseline_bytes, score, severity
-     FROM ${db}.anomalies WHERE ${WINDOW_RANGE}
+     FROM ${ANOMALIES_IN(db)}
      ORDER BY window_start, rule, cluster, namespace, workload_kind, workload, country, asn, port`,
     period(opts),
   );
@@ -220,7 +221,7 @@ export async function anomalies(q: QueryFn, db: string, opts: Period): Promise<A
             toUnixTimestamp(min(window_start)) AS first_ws, toUnixTimestamp(max(window_end)) AS last_we,
             count() AS hours, sum(bytes) AS total_bytes, max(baseline_bytes) AS max_baseline, max(score) AS max_score,
             max(indexOf(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], severity)) AS sev
-     FROM ${db}.anomalies WHERE ${WINDOW_RANGE}
+     FROM ${ANOMALIES_IN(db)}
      GROUP BY cluster, namespace, workload_kind, workload, rule, country, dest_asn, dest_port
      ORDER BY sev DESC, total_bytes DESC, cluster, namespace, workload, rule, country, dest_port`,
     period(opts),
