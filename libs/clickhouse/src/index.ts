@@ -7,3 +7,5 @@ export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR 
 export type { Migration } from './migrate.ts';
 export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes } from './reports.ts';
 export { flowRow, hourAgo, GiB, MiB } from './testing.ts';
+export { pendingAlerts, recordPublished, publishedIds } from './alerts.ts';
+export type { PublishedAlert } from './alerts.ts';
