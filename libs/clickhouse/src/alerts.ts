@@ -1,7 +1,7 @@
 // The alert publisher's ledger (infra/clickhouse/0020: alerts_published): which anomaly ids are
 // on egress.anomalies.v1. It is filled from the topic itself (services/alerts reads back every
 // event it finds there), so "published" means "in the topic", whatever crashed when.
-import { anomalyRows, type AnomalyRow, type Period } from './reports.ts';
+import { anomalyRows, clientQuery, type AnomalyRow, type Period } from './reports.ts';
 import type { Store } from './store.ts';
 
 export interface PublishedAlert {
@@ -16,10 +16,7 @@ export interface PublishedAlert {
 /** Anomaly rows of the period whose id is not in the ledger, oldest first. */
 export async function pendingAlerts(store: Store, period: Period): Promise<AnomalyRow[]> {
   const db = `\`${store.database}\``;
-  const query = async <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => {
-    const rs = await store.client.query({ query: sql, format: 'JSONEachRow', query_params: params });
-    return rs.json<T>();
-  };
+  const query = clientQuery(store.client);
   const rows = await anomalyRows(query, db, period);
   if (rows.length === 0) return rows;
   // Only the ledger rows of the period's windows.

@@ -5,7 +5,8 @@ export { toFlowRows, encodeFlowRows, rowBlock, flowRowValues, FLOW_COLUMNS } fro
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';
 export type { Migration } from './migrate.ts';
-export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes } from './reports.ts';
+export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes, TopDestination, QueryFn } from './reports.ts';
+export { clientQuery, topDestinations, appliedMigrations, costByWorkload, costTotals, anomalies, anomalyRows } from './reports.ts';
 export { flowRow, hourAgo, GiB, MiB } from './testing.ts';
 export { pendingAlerts, recordPublished, publishedIds } from './alerts.ts';
 export type { PublishedAlert } from './alerts.ts';
