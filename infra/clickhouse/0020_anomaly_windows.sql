@@ -3,6 +3,11 @@
 -- at three scopes. Parameterized views: `anomalies_window(from = <unix s>, to = <unix s>)` judges
 -- the hours in [from, to); every rule parameter is read from anomaly_settings, suspicious_ports
 -- and expected_countries (0004), none is in the SQL text.
+-- Every aggregating view ends in `SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode =
+-- 'throw'`: a reader's trivial `GROUP BY ... LIMIT n` (what Superset sends) turns on
+-- optimize_trivial_group_by_limit_query, which sets max_rows_to_group_by = n with overflow mode
+-- 'any' for the whole query, and the views' own GROUP BYs then stopped at n keys (seen in chDB
+-- 26.7 and 26.9: NEW_COUNTRY rows went missing under LIMIT 1000).
 
 -- New settings (only keys that have no row yet, dated in the past: a replay keeps a user's edit).
 --   baseline_min_bytes   NEW_COUNTRY, NEW_ASN: a destination is known only if the workload sent at
@@ -45,7 +50,8 @@ ARRAY JOIN [('NEW_COUNTRY', toString(remote_country)), ('NEW_ASN', toString(remo
 WHERE hour >= toDateTime({from:UInt32} - least({from:UInt32}, {back:UInt32}), 'UTC')
   AND hour < toDateTime({to:UInt32}, 'UTC')
   AND k.2 NOT IN ('', '0')
-GROUP BY hour, cluster, namespace, workload_kind, workload, rule, dest;
+GROUP BY hour, cluster, namespace, workload_kind, workload, rule, dest
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- The first hour with traffic of each workload in [from - back, to).
 CREATE OR REPLACE VIEW {{db}}.workload_first_in AS
@@ -53,7 +59,8 @@ SELECT cluster, namespace, workload_kind, workload, min(hour) AS first_hour
 FROM {{db}}.workload_hourly
 WHERE hour >= toDateTime({from:UInt32} - least({from:UInt32}, {back:UInt32}), 'UTC')
   AND hour < toDateTime({to:UInt32}, 'UTC')
-GROUP BY cluster, namespace, workload_kind, workload;
+GROUP BY cluster, namespace, workload_kind, workload
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- NEW_COUNTRY and NEW_ASN: at least the rule's minimum in the hour, to a destination the
 -- workload sent less than baseline_min_bytes to in the baseline_days before the hour; a workload
@@ -87,7 +94,8 @@ INNER JOIN {{db}}.workload_first_in(from = {from:UInt32}, to = {to:UInt32}, back
     ON f.cluster = c.cluster AND f.namespace = c.namespace AND f.workload_kind = c.workload_kind AND f.workload = c.workload
 CROSS JOIN {{db}}.anomaly_config AS cfg
 WHERE c.baseline < cfg.baseline_min_bytes
-  AND f.first_hour <= c.hour - toIntervalHour(cfg.learning_hours);
+  AND f.first_hour <= c.hour - toIntervalHour(cfg.learning_hours)
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- Expected countries at three scopes: a row with namespace '*' and workload '*' is global, one
 -- with workload '*' is for a namespace, else for a workload; the most specific row applies.
@@ -117,7 +125,8 @@ FROM (
 CROSS JOIN {{db}}.anomaly_config AS cfg
 WHERE notEmpty(d.expected)
   AND NOT has(d.expected, d.dest)
-  AND d.bytes >= cfg.unexpected_min_bytes;
+  AND d.bytes >= cfg.unexpected_min_bytes
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 CREATE OR REPLACE VIEW {{db}}.anomaly_mining_port_in AS
 SELECT
@@ -133,7 +142,8 @@ WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}
   AND remote_port IN (
       SELECT port FROM (SELECT port, argMax(enabled, updated_at) AS on FROM {{db}}.suspicious_ports GROUP BY port) WHERE on
   )
-GROUP BY hour, cluster, namespace, workload_kind, workload, remote_country, remote_asn, remote_port;
+GROUP BY hour, cluster, namespace, workload_kind, workload, remote_country, remote_asn, remote_port
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- Hourly external egress against the busiest hour of the previous 7 days (fixed: a window frame
 -- cannot take a setting), reading [from - 7 days, to) only. The workload must be 7 days old: it
@@ -164,7 +174,8 @@ CROSS JOIN {{db}}.anomaly_config AS cfg
 WHERE s.hour >= toDateTime({from:UInt32}, 'UTC')
   AND s.bytes >= cfg.spike_min_bytes
   AND s.bytes >= cfg.spike_ratio * s.baseline
-  AND f.first_hour <= s.hour - toIntervalDay(7);
+  AND f.first_hour <= s.hour - toIntervalDay(7)
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- Every anomaly whose hour is in [from, to): one row per rule, workload, destination and hour.
 -- id is stable: a hash of rule, workload, destination key (country; ASN; country/asn/port for
@@ -192,7 +203,8 @@ FROM (
     SELECT window_start, toString(cluster), toString(namespace), toString(workload_kind), toString(workload), rule, country, toUInt32(asn), ip,
            toUInt16(port), toUInt64(bytes), toUInt64(baseline_bytes), toFloat64(score), severity, dest_key
     FROM {{db}}.anomaly_volume_spike_in(from = {from:UInt32}, to = {to:UInt32})
-);
+)
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- The unparameterized view (Superset's dataset, ad-hoc SQL): every anomaly of all stored hours.
 CREATE OR REPLACE VIEW {{db}}.anomalies AS

@@ -31,7 +31,8 @@ FROM (
     LEFT JOIN (SELECT * FROM {{db}}.prices_current WHERE class = 'nat_gateway') AS ns ON ns.cloud = w.cloud AND ns.region = w.region
     LEFT JOIN (SELECT * FROM {{db}}.prices_current WHERE class = 'nat_gateway' AND region = '*') AS nw ON nw.cloud = w.cloud
 )
-GROUP BY hour, cluster, namespace, workload_kind, workload, class, cloud, region;
+GROUP BY hour, cluster, namespace, workload_kind, workload, class, cloud, region
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- Per day (UTC).
 CREATE OR REPLACE VIEW {{db}}.workload_cost_daily AS
@@ -40,7 +41,8 @@ SELECT
     sum(egress_bytes) AS egress_bytes, sum(ingress_bytes) AS ingress_bytes, sum(flows) AS flows,
     sum(egress_usd) AS egress_usd, sum(ingress_usd) AS ingress_usd, sum(nat_usd) AS nat_usd, sum(total_usd) AS total_usd
 FROM {{db}}.workload_cost_hourly
-GROUP BY day, cluster, namespace, workload_kind, workload, class, cloud, region;
+GROUP BY day, cluster, namespace, workload_kind, workload, class, cloud, region
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- The bill: per month, cloud, region and line (a traffic class, or NAT gateway processing) and
 -- direction, the GiB and USD, as a provider's invoice lists data transfer.
@@ -56,7 +58,8 @@ FROM (
     ] AS l
 )
 WHERE line_gib > 0 OR line_usd > 0
-GROUP BY month, cluster, cloud, region, line, direction;
+GROUP BY month, cluster, cloud, region, line, direction
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- External destinations a workload opened, per hour (for "top destinations"): class, country,
 -- ASN and its organisation, port, a sample IP.
@@ -66,4 +69,5 @@ SELECT
     max(as_org) AS as_org, remote_port AS port, toString(min(sample_ip)) AS ip,
     sum(egress_bytes) AS egress_bytes, sum(ingress_bytes) AS ingress_bytes, sum(flows) AS flows
 FROM {{db}}.destinations_hourly
-GROUP BY hour, cluster, namespace, workload_kind, workload, class, country, asn, port;
+GROUP BY hour, cluster, namespace, workload_kind, workload, class, country, asn, port
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';

@@ -5,8 +5,10 @@ export { toFlowRows, encodeFlowRows, rowBlock, flowRowValues, FLOW_COLUMNS } fro
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';
 export type { Migration } from './migrate.ts';
-export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes, TopDestination, QueryFn } from './reports.ts';
-export { clientQuery, topDestinations, appliedMigrations, costByWorkload, costTotals, anomalies, anomalyRows } from './reports.ts';
+export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes, TopDestination, CountryEgress, QueryFn } from './reports.ts';
+export { clientQuery, internetEgressByCountry, topDestinations, appliedMigrations, costByWorkload, costTotals, anomalies, anomalyRows } from './reports.ts';
 export { flowRow, hourAgo, GiB, MiB } from './testing.ts';
 export { pendingAlerts, recordPublished, publishedIds } from './alerts.ts';
 export type { PublishedAlert } from './alerts.ts';
+export { bundleFiles, writeBundle, uuidOf, CHARTS, DASHBOARDS, DATASETS } from './superset.ts';
+export type { ChartDef, DashboardDef, DatasetDef } from './superset.ts';

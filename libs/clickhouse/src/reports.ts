@@ -324,3 +324,18 @@ export async function appliedMigrations(q: QueryFn, db: string): Promise<string[
   const rows = await q<{ name: string }>(`SELECT DISTINCT name FROM ${db}.schema_migrations ORDER BY name`);
   return rows.map((r) => r.name);
 }
+
+export interface CountryEgress {
+  country: string;
+  egress_bytes: number;
+}
+
+/** Internet egress per destination country (connections the workloads opened), most first. */
+export async function internetEgressByCountry(q: QueryFn, db: string, opts: Period): Promise<CountryEgress[]> {
+  const rows = await q<{ country: string; eb: string }>(
+    `SELECT country, toString(sum(egress_bytes)) AS eb FROM ${db}.destinations_top_hourly
+     WHERE class = 'internet' AND ${HOUR_RANGE} GROUP BY country ORDER BY sum(egress_bytes) DESC, country`,
+    period(opts),
+  );
+  return rows.map((r) => ({ country: String(r.country), egress_bytes: Number(r.eb) }));
+}

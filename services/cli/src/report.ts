@@ -1,6 +1,6 @@
 // The cost and anomaly report, as a table, JSON or CSV, shared by `tollgate report` and `tollgate demo`.
 // Read only: queries the views, never writes (no migrations).
-import { clientQuery, topDestinations, type AnomalyGroup, type CostTotals, type Store, type TopDestination, type WorkloadCost } from '@tollgate/clickhouse';
+import { clientQuery, internetEgressByCountry, topDestinations, type AnomalyGroup, type CountryEgress, type CostTotals, type Store, type TopDestination, type WorkloadCost } from '@tollgate/clickhouse';
 import { bytes, renderTable, usd } from './table.ts';
 
 export interface ReportOptions {
@@ -21,16 +21,21 @@ export interface Report {
   workloads: WorkloadCost[];
   /** Top external destinations of the workloads listed (by class, country and ASN). */
   destinations: TopDestination[];
+  /** Internet egress per destination country (all workloads). */
+  countries: CountryEgress[];
   anomalies: AnomalyGroup[];
 }
 
 export async function buildReport(store: Store, o: ReportOptions): Promise<Report> {
   const period = { from: o.from, to: o.to, cluster: o.cluster || undefined, namespace: o.namespace || undefined };
-  const [totals, workloads, anomalies, destinations] = await Promise.all([
+  const q = clientQuery(store.client);
+  const db = `\`${store.database}\``;
+  const [totals, workloads, anomalies, destinations, countries] = await Promise.all([
     store.costTotals(period),
     store.costByWorkload({ ...period, top: o.top }),
     store.anomalies(period),
-    topDestinations(clientQuery(store.client), `\`${store.database}\``, { ...period, perWorkload: 3 }),
+    topDestinations(q, db, { ...period, perWorkload: 3 }),
+    internetEgressByCountry(q, db, period),
   ]);
   const listed = new Set(workloads.map((w) => `${w.cluster}/${w.namespace}/${w.workload_kind}/${w.workload}`));
   const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
@@ -40,6 +45,7 @@ export async function buildReport(store: Store, o: ReportOptions): Promise<Repor
     totals,
     workloads,
     destinations: destinations.filter((d) => listed.has(`${d.cluster}/${d.namespace}/${d.workload_kind}/${d.workload}`)),
+    countries,
     anomalies,
   };
 }
