@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
-import { flowRow, GiB, hourAgo, MiB, openStore, type FlowRow } from '@tollgate/clickhouse';
+import { openStore, type FlowRow } from '@tollgate/clickhouse';
+import { flowRow, GiB, hourAgo, MiB } from '@tollgate/clickhouse/testing';
 
 const BIN = fileURLToPath(new URL('../../../bin/tollgate.mjs', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-report-'));
