@@ -149,7 +149,7 @@ cmd_start() {
   mkdir -p "$KDIR"
   # Tests in parallel processes may all call `ensure`: one starts, the others wait and reuse it.
   exec 9>"$KDIR/.lock"
-  flock 9
+  flock -w 180 9 || die "another start holds $KDIR/.lock for 180 s"
   if api_pid >/dev/null && ready; then say "already running on 127.0.0.1:$PORT"; return 0; fi
   built || die "kube-apiserver not built: run 'bash infra/kube/kube.sh build' first (or set TOLLGATE_KUBE_APISERVER_BIN)"
   command -v etcd >/dev/null 2>&1 || die "etcd not found (apt-get install etcd-server)"
@@ -167,7 +167,7 @@ cmd_start() {
       --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
       --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
       --initial-cluster="tollgate=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes=2147483648 \
-      >"$LOGS/etcd.log" 2>&1 </dev/null &
+      >"$LOGS/etcd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$KDIR/etcd.pid"
     echo "$data" >"$KDIR/etcd.data"
     local i
@@ -185,7 +185,7 @@ cmd_start() {
       --service-account-signing-key-file="$PKI/sa.key" --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true \
       --disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none \
       --shutdown-watch-termination-grace-period=2s --watch-cache=true \
-      >"$LOGS/apiserver.log" 2>&1 </dev/null &
+      >"$LOGS/apiserver.log" 2>&1 </dev/null 9>&- &
     echo $! >"$KDIR/apiserver.pid"
   fi
   local t=0

@@ -179,7 +179,7 @@ export class ObjectWriter {
       metadata: { name, namespace, labels: o.labels, ownerReferences: o.owner ? [ownerRef(o.owner)] : undefined },
       spec: { nodeName: o.node, hostNetwork: o.hostNetwork || undefined, containers: [{ name: 'c', image: 'busybox', ports }] },
     });
-    await this.status(`/api/v1/namespaces/${namespace}/pods/${name}`, { status: { phase: 'Running', podIP: o.ip, podIPs: [{ ip: o.ip }], hostIP: o.ip } });
+    await this.status(`/api/v1/namespaces/${namespace}/pods/${name}`, { status: { phase: 'Running', podIP: o.ip, podIPs: [{ ip: o.ip }] } });
     return p;
   }
 

@@ -24,7 +24,7 @@ export interface EndpointInfo {
   readonly node: string;
   readonly zone: string;
   readonly region: string;
-  /** Chargeback labels (TOLLGATE_CHARGEBACK_LABELS): the pod's own, else its namespace's. */
+  /** Chargeback labels (TOLLGATE_CHARGEBACK_LABELS): per key the pod's own value, else its namespace's. */
   readonly labels: Readonly<Record<string, string>>;
   /** Not a known object: an address of the reporting node's pod CIDR, or the node standing in for an unknown local side. */
   readonly unresolved?: boolean;
@@ -468,7 +468,9 @@ export class OwnerIndex {
         info = { kind: 'POD', namespace: '', workload_kind: '', workload: '', pod: '', node: target.node, zone: n?.zone ?? '', region: n?.region ?? '', labels: NO_LABELS, unresolved: true };
       } else {
         const [kind, name] = this.topOwner(target);
-        const labels = target.labels ?? this.nsLabels.get(target.namespace) ?? NO_LABELS;
+        // Per key: the pod's own value, else its namespace's.
+        const ns = this.nsLabels.get(target.namespace);
+        const labels = ns && target.labels ? { ...ns, ...target.labels } : (target.labels ?? ns ?? NO_LABELS);
         info = { kind: 'POD', namespace: target.namespace, workload_kind: kind, workload: name, pod: target.name, node: target.node, zone: n?.zone ?? '', region: n?.region ?? '', labels };
       }
     } else if (target.type === 'NODE') {
