@@ -141,6 +141,7 @@ export class KubeClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     let idle = false;
     let timer: NodeJS.Timeout | undefined;
+    let body: Readable | undefined;
     const arm = () => {
       if (timer) clearTimeout(timer);
       timer = setTimeout(() => {
@@ -154,7 +155,10 @@ export class KubeClient {
       const res = await fetch(url, { headers: { ...headers, Accept: r.metadataOnly ? META_ACCEPT : JSON_ACCEPT }, dispatcher, signal: ctrl.signal });
       if (res.status >= 400) throw statusError(res.status, await res.text(), `watch ${r.plural}`);
       if (!res.body) return;
-      const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
+      body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+      let broken: unknown;
+      body.on('error', (e) => (broken ??= e)); // a broken stream ends the lines; reported below
+      const lines = createInterface({ input: body, crlfDelay: Infinity });
       for await (const line of lines) {
         if (!line) continue;
         arm();
@@ -165,6 +169,8 @@ export class KubeClient {
         }
         onEvent(ev.type as WatchEventType, ev.object);
       }
+      if (broken !== undefined && !ctrl.signal.aborted) throw broken;
+      if (idle) throw new Error(`watch ${r.plural}: no event for ${this.opts.watchIdleMs} ms`);
     } catch (err) {
       if (signal?.aborted) return;
       if (idle) throw new Error(`watch ${r.plural}: no event for ${this.opts.watchIdleMs} ms`);
@@ -172,7 +178,9 @@ export class KubeClient {
     } finally {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      ctrl.abort();
+      // Release the connection: destroying the stream cancels the response body (its error
+      // handler above swallows the cancellation).
+      body?.destroy();
     }
   }
 }

@@ -5,15 +5,19 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
 import { viewEnriched, type RawFlow } from '@tollgate/schema';
+import { ConfigError } from '@tollgate/config';
+import { KubeApiError, KubeClient, resourcePath } from '@tollgate/kube';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { clusterUnavailable, ObjectWriter, startTestCluster, type Created, type TestCluster } from '@tollgate/kube/testkit';
 import { Classifier } from './classifier.ts';
 import { enrichBatch, newCounters, type EnrichContext } from './enrich.ts';
 import { openGeoIp } from './geoip.ts';
-import { kubeSource, type KubeSource } from './kube-source.ts';
+import { KUBE_RESOURCES, kubeSource } from './kube-source.ts';
 import { OwnerIndex } from './owner-index.ts';
 import { batch, flow, SOURCE } from './testkit.ts';
 
@@ -32,8 +36,9 @@ function fixture(file: string, ip: string): Record<string, unknown> | undefined 
   let best: [number, Record<string, unknown>] | undefined;
   for (const rec of JSON.parse(readFileSync(`${GEO}${file}`, 'utf8')) as Array<Record<string, Record<string, unknown>>>) {
     const [cidr, v] = Object.entries(rec)[0]!;
-    let [base, len] = cidr.split('/') as [string, string];
-    let bits = Number(len);
+    const parts = cidr.split('/') as [string, string];
+    let base = parts[0];
+    let bits = Number(parts[1]);
     if (base.startsWith('::') && base.includes('.')) [base, bits] = [base.slice(2), bits - 96]; // IPv4 in IPv6 notation
     if (base.includes(':')) continue;
     if (prefix(n(ip), bits) === prefix(n(base), bits) && (!best || bits > best[0])) best = [bits, v!];
@@ -215,4 +220,128 @@ test('pod churn and a reused pod IP on the live watch: old flows stay with the o
   await new Promise((r) => setTimeout(r, 2_500)); // past the 2 s grace
   const alive = Array.from({ length: 30 }, (_, i) => index.lookupIp(`10.${o}.9.${100 + i}`, Date.now()) !== undefined);
   assert.deepEqual(alive, Array.from({ length: 30 }, (_, i) => i % 2 === 1), 'deleted pods leave the index after the grace period');
+});
+
+const K8S_DIR = fileURLToPath(new URL('../../../infra/k8s/', import.meta.url));
+const manifests = () =>
+  readdirSync(K8S_DIR)
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .flatMap((f) => parseAllDocuments(readFileSync(K8S_DIR + f, 'utf8')).map((d) => ({ file: f, obj: d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } })));
+const PLURAL: Record<string, string> = { Namespace: 'namespaces', ConfigMap: 'configmaps', Secret: 'secrets', ServiceAccount: 'serviceaccounts', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', DaemonSet: 'daemonsets', Deployment: 'deployments', Service: 'services' };
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+function objectPath(o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): string {
+  const plural = PLURAL[o.kind];
+  assert.ok(plural, `a path for ${o.kind}`);
+  const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  return CLUSTER_SCOPED.has(o.kind) ? `${base}/${plural}/${o.metadata.name}` : `${base}/namespaces/${o.metadata.namespace}/${plural}/${o.metadata.name}`;
+}
+/** Server-side apply (create or update), optionally as a dry run. */
+const apply = (client: KubeClient, o: Parameters<typeof objectPath>[0], dryRun: boolean) =>
+  client.request('PATCH', `${objectPath(o)}?fieldManager=tollgate-test&force=true${dryRun ? '&dryRun=All' : ''}`, o, 'application/apply-patch+yaml');
+
+test('every manifest in infra/k8s is accepted by the real apiserver (server-side dry run)', { skip, timeout: 60_000 }, async () => {
+  const c = cluster();
+  const docs = manifests();
+  assert.ok(docs.length >= 8, `manifests found: ${docs.length}`);
+  // Namespaced objects need their namespace to exist: apply it for real first.
+  for (const d of docs.filter((x) => x.obj.kind === 'Namespace')) await apply(c.admin, d.obj, false);
+  for (const d of docs) await apply(c.admin, d.obj, true).catch((err: unknown) => assert.fail(`${d.file} ${d.obj.kind}/${d.obj.metadata.name}: ${(err as Error).message}`));
+});
+
+test("the enricher's ServiceAccount, bound to its ClusterRole, syncs and is refused everything else", { skip, timeout: 60_000 }, async () => {
+  const c = cluster();
+  const rbac = manifests().filter((d) => d.file === 'enricher-rbac.yaml' || d.obj.kind === 'Namespace');
+  for (const d of rbac) await apply(c.admin, d.obj, false);
+  const sa = rbac.find((d) => d.obj.kind === 'ServiceAccount')!.obj.metadata;
+  // A real service-account token, issued by the apiserver (TokenRequest).
+  const tr = await c.admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${sa.namespace}/serviceaccounts/${sa.name}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: 600 },
+  });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 't', server: c.url, caFile: `${c.dir}/pki/ca.crt`, skipTLSVerify: false }],
+    users: [{ name: 'sa', token: tr.status.token }],
+    contexts: [{ name: 't', cluster: 't', user: 'sa' }],
+    currentContext: 't',
+  });
+  const client = new KubeClient(kc);
+  // RBAC caches refresh within a second or two of the binding.
+  let source = kubeSource({ client, logger, syncTimeoutMs: 20_000 });
+  const index = new OwnerIndex({ podGraceMs: 1_000 });
+  await source.start((e) => index.apply(e));
+  assert.ok(source.synced(), 'listed every resource it needs');
+  assert.ok(index.size().nodes >= 0 && source.stats().events > 0);
+  await source.stop();
+  const status = async (p: Promise<unknown>) => p.then(() => 200, (e: unknown) => (e instanceof KubeApiError ? e.status : -1));
+  // What it needs: list and get, on exactly its resources.
+  for (const r of KUBE_RESOURCES) assert.equal(await status(client.list(r, { limit: 1 })), 200, r.plural);
+  // Everything else: 403.
+  assert.equal(await status(client.request('GET', '/api/v1/secrets')), 403, 'secrets');
+  assert.equal(await status(client.request('GET', '/api/v1/configmaps')), 403, 'configmaps');
+  assert.equal(await status(client.request('GET', '/apis/apps/v1/deployments')), 403, 'deployments (never read: the ReplicaSet names them)');
+  assert.equal(await status(client.request('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' }, spec: { containers: [{ name: 'c', image: 'x' }] } })), 403, 'create a pod');
+  assert.equal(await status(client.request('DELETE', `${resourcePath(KUBE_RESOURCES.find((r) => r.kind === 'Node')!)}/anything`)), 403, 'delete a node');
+  assert.equal(await status(client.request('PATCH', '/api/v1/namespaces/default', { metadata: { labels: { a: 'b' } } }, 'application/merge-patch+json')), 403, 'label a namespace');
+  // A wrong token is 401; the source reports it, naming the setting, within its timeout.
+  const bad = new KubeConfig();
+  bad.loadFromOptions({ ...JSON.parse(JSON.stringify({ clusters: kc.clusters, contexts: kc.contexts, currentContext: 't' })), users: [{ name: 'sa', token: 'not-a-token' }] });
+  assert.equal(await status(new KubeClient(bad).list(KUBE_RESOURCES[0]!)), 401);
+  source = kubeSource({ client: new KubeClient(bad), logger, syncTimeoutMs: 1_500, backoffMs: 100 });
+  await assert.rejects(source.start(() => {}), (e: unknown) => e instanceof ConfigError && e.setting === 'TOLLGATE_K8S_SOURCE' && /401/.test(e.message));
+});
+
+test('no reachable cluster: start fails within the timeout with a ConfigError naming the setting', { timeout: 30_000 }, async () => {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({ clusters: [{ name: 't', server: 'https://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u', token: 'x' }], contexts: [{ name: 't', cluster: 't', user: 'u' }], currentContext: 't' });
+  const source = kubeSource({ client: new KubeClient(kc), logger, syncTimeoutMs: 1_000, backoffMs: 50 });
+  const t0 = Date.now();
+  await assert.rejects(source.start(() => {}), (e: unknown) => e instanceof ConfigError && e.setting === 'TOLLGATE_K8S_SOURCE' && /127\.0\.0\.1:1/.test(e.message));
+  assert.ok(Date.now() - t0 < 5_000);
+  assert.ok(source.stats().errors > 0);
+});
+
+test('a broken watch resumes, and an apiserver restarted mid-run leaves the index right', { skip, timeout: 180_000 }, async () => {
+  // A cluster of its own: restarting the shared one would disturb the other tests.
+  const c = startTestCluster({ env: process.env, privateName: 'restart', port: 16553 });
+  cleanups.push(async () => c.stop());
+  const w = new ObjectWriter(c.admin);
+  const ns = 'restart';
+  await w.namespace(ns).catch(() => {});
+  const node = 'rn1';
+  await w.deleteQuietly('Node', undefined, node);
+  await w.node(node, { zone: 'z1', region: 'r1', ip: '172.30.0.1', podCIDR: '10.30.0.0/24' });
+  // Short server-side watch timeouts: the watches end and resume from their resourceVersion all the time.
+  const client = KubeClient.fromFile(c.kubeconfig('admin'), { watchTimeoutSeconds: 1 });
+  const index = new OwnerIndex({ podGraceMs: 500 });
+  const source = kubeSource({ client, logger, backoffMs: 100, maxBackoffMs: 1_000 });
+  await source.start((e) => index.apply(e));
+  cleanups.push(() => source.stop());
+  const who = (ip: string) => {
+    const t = index.lookupIp(ip, Date.now());
+    return t?.type === 'POD' ? t.name : '';
+  };
+  for (let i = 0; i < 5; i++) {
+    await w.deleteQuietly('Pod', ns, `a${i}`);
+    await w.pod(ns, `a${i}`, { node, ip: `10.30.0.${10 + i}` });
+  }
+  await new Promise((r) => setTimeout(r, 2_500)); // several watch timeouts
+  await w.deleteQuietly('Pod', ns, 'b0');
+  await w.pod(ns, 'b0', { node, ip: '10.30.0.50' });
+  await until('pods across resumed watches', () => [0, 1, 2, 3, 4].every((i) => who(`10.30.0.${10 + i}`) === `a${i}`) && who('10.30.0.50') === 'b0');
+  assert.ok(source.stats().resumes > 0, 'watches ended and resumed');
+
+  // Restart: while the apiserver is down the source fails and backs off; meanwhile nothing can
+  // change. Right after it is back, a pod goes and another comes: the index must see both.
+  c.stopApiserver();
+  await new Promise((r) => setTimeout(r, 1_000));
+  const errorsBefore = source.stats().errors;
+  c.startApiserver();
+  await w.delete('Pod', ns, 'a0');
+  await w.pod(ns, 'c0', { node, ip: '10.30.0.60' });
+  await until('index right after the restart', () => who('10.30.0.60') === 'c0' && who('10.30.0.10') === '', 30_000);
+  assert.ok(source.stats().errors > errorsBefore || source.stats().gone > 0, `the restart was noticed: ${JSON.stringify(source.stats())}`);
+  for (const i of [1, 2, 3, 4]) assert.equal(who(`10.30.0.${10 + i}`), `a${i}`);
+  assert.equal(who('10.30.0.50'), 'b0');
 });
