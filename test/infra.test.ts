@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
 import { allSettings, settingsTable } from '@tollgate/config';
+import { allMetricsTable } from '@tollgate/cli';
 
 const root = new URL('../', import.meta.url);
 const known = new Set(Object.values(allSettings).map((s) => s.name));
@@ -82,8 +83,24 @@ test('k8s: every TOLLGATE_ variable is a known setting and passwords come from S
 test('README: the configuration table is the settings catalogue, and the Quick start is two commands', () => {
   const readme = readFileSync(new URL('README.md', root), 'utf8');
   assert.ok(readme.includes(settingsTable()), 'README configuration table is stale: npm run docs:settings');
+  assert.ok(readme.includes(allMetricsTable()), 'README metrics table is stale: npm run docs:metrics');
   const quick = readme.split(/^## Quick start$/m)[1]!.split(/^## /m)[0]!;
   const commands = quick.split('```')[1]!.split('\n').filter((l) => l.trim() && !l.startsWith('bash'));
   assert.deepEqual(commands, ['npm install && npm run demo', 'npm install && npm test']);
   assert.ok(readFileSync(new URL('.ci/run', root), 'utf8').includes(commands[1]!), '.ci/run runs the README test command');
+});
+
+test('Prometheus alert rules parse and name only metrics a stage declares', async () => {
+  const { allMetricSets } = await import('@tollgate/cli');
+  const declared = new Set(allMetricSets.flatMap((s) => Object.keys(s.specs)));
+  const rules = obj(parse(readFileSync(new URL('infra/prometheus/tollgate-alerts.yaml', root), 'utf8')));
+  const all = (rules.groups as Obj[]).flatMap((g) => g.rules as Obj[]);
+  assert.ok(all.length >= 2);
+  for (const r of all) {
+    assert.match(String(r.alert), /^Tollgate[A-Z]\w+$/);
+    assert.ok(obj(r.labels).severity, `${String(r.alert)} has a severity`);
+    const names = String(r.expr).match(/\btollgate_[a-z0-9_]+/g) ?? [];
+    assert.ok(names.length > 0, `${String(r.alert)} uses a Tollgate metric`);
+    for (const n of names) assert.ok(declared.has(n) || n.startsWith('tollgate_process_') || n.startsWith('tollgate_nodejs_'), `${String(r.alert)}: ${n} is declared`);
+  }
 });

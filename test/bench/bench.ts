@@ -15,13 +15,14 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
 import { SchemaRegistry, Family, type RawFlowBatch, type EnrichedFlowBatch } from '@tollgate/schema';
 import { createScenario, DAY } from '@tollgate/sim';
-import { DeltaTracker, toBatches } from '@tollgate/agent';
+import { replayMessages } from '@tollgate/agent';
 import { createEnrichContext, loadEnricherSettings } from '@tollgate/enricher';
 import { openStore, type RowBlock } from '@tollgate/clickhouse';
 import { MemoryTransport, allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { createRuntime, runSimPipeline } from '@tollgate/cli';
 import { benchKafkaClients } from './kafka-clients.ts';
+import { benchAgent } from './agent.ts';
 import { benchEnrichThroughput, benchEnricherKube } from './enricher.ts';
 
 const TARGET = 50_000;
@@ -44,19 +45,9 @@ let t = performance.now();
 const rawMessages: Buffer[] = [];
 let flows = 0;
 for (const node of scenario.nodes) {
-  const tracker = new DeltaTracker();
-  let prev: number | undefined;
-  let seq = 0;
-  for (const tick of scenario.ticks(node)) {
-    const deltas = tracker.apply(tick);
-    if (prev !== undefined && deltas.length) {
-      const batches = toBatches(deltas, { cluster: scenario.cluster, node, agent_id: `${node}@bench`, window_start: prev, window_end: tick.time }, 500, seq);
-      seq += batches.length;
-      for (const b of batches) rawMessages.push(rawCodec.encode(b));
-      flows += deltas.length;
-    }
-    prev = tick.time;
-  }
+  const r = replayMessages(scenario.ticks(node), { cluster: scenario.cluster, node, agentId: `${node}@bench`, batchMaxFlows: 500, registry });
+  rawMessages.push(...r.messages);
+  flows += r.flows;
 }
 let s = (performance.now() - t) / 1000;
 figures.flows = flows;
@@ -214,5 +205,6 @@ figures.pipeline_vs_in_process = Number((rate(flows, s) / (figures.in_process_fl
 figures.target_flows_per_s = TARGET;
 figures.meets_target = rate(flows, s) >= TARGET;
 log(`pipeline through Kafka (3 processes): ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (x${figures.pipeline_vs_in_process} the in-process baseline; target ${fmt(TARGET)})`);
+Object.assign(figures, await benchAgent());
 console.log(JSON.stringify(figures));
 process.exit(0);

@@ -1,3 +1,5 @@
+import { ROLLUP_COLUMNS } from './rows.ts';
+
 // Exactly-once storage of a chunk of Kafka messages (one partition, offsets first..last):
 //
 //   1. a ledger row (sink_chunks)
@@ -26,16 +28,12 @@ export function tokenLiteral(token: string): string {
   return `'${token}'`;
 }
 
-const ROLLUP_COLUMNS = [
-  'time', 'cluster', 'cloud', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region',
-  'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'nat_gateway',
-  'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets',
-].join(', ');
+const ROLLUP_LIST = ROLLUP_COLUMNS.join(', ');
 
 /** Step 3, as one statement (query parameters: topic, partition, first, last). */
 export function rollupStatement(db: string, token: string): string {
-  return `INSERT INTO ${db}.rollup_input (${ROLLUP_COLUMNS})
-    SELECT ${ROLLUP_COLUMNS} FROM ${db}.flows
+  return `INSERT INTO ${db}.rollup_input (${ROLLUP_LIST})
+    SELECT ${ROLLUP_LIST} FROM ${db}.flows
     WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}
     SETTINGS insert_deduplicate = 1, insert_deduplication_token = ${tokenLiteral(`${token}#r`)},
       deduplicate_blocks_in_dependent_materialized_views = 1,

@@ -11,6 +11,7 @@ import { openStore, type Store } from './store.ts';
 import { flowRow, GiB, hourAgo, MiB } from './testing.ts';
 import { fromViews } from '@tollgate/schema';
 import { encodeFlowRows, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
+import { FLOW_TABLE, rollupColumns } from './flows-table.ts';
 
 const logger = createLogger('silent');
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-ch-store-'));
@@ -65,6 +66,18 @@ test('migrations: idempotent, a replay adds no seed rows and keeps a user price 
   stores.push(again);
   assert.deepEqual(await again.migrate(), []);
   assert.deepEqual(await rows(again, "SELECT name, create_table_query AS q FROM system.tables WHERE database = 'mig' ORDER BY name"), before);
+});
+
+test('the engine\'s flows and rollup_input columns (system.columns after the migrations) are flows-table.ts\'s', async () => {
+  const s = await store('cols');
+  const cols = (table: string) =>
+    rows<{ name: string; type: string; codec: string }>(s, `SELECT name, type, compression_codec AS codec FROM system.columns WHERE database = 'cols' AND table = '${table}' ORDER BY position`);
+  // The engine spells codecs with their defaults (Delta -> Delta(4)): compared by presence.
+  assert.deepEqual(
+    (await cols('flows')).map((c) => [c.name, c.type, c.codec !== '']),
+    FLOW_TABLE.map((c) => [c.name, c.type, c.codec !== undefined]),
+  );
+  assert.deepEqual((await cols('rollup_input')).map((c) => `${c.name} ${c.type}`).sort(), rollupColumns().map((c) => `${c.name} ${c.type}`).sort());
 });
 
 test('bad database name is a ConfigError naming the setting', async () => {

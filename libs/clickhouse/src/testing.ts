@@ -1,4 +1,5 @@
-// Test helpers: a FlowRow with defaults (exported for other projects' tests too).
+// Test helpers: a FlowRow with defaults, for other projects' tests too: `@tollgate/clickhouse/testing`
+// (a testing entry point, never the production index).
 import type { FlowRow } from './rows.ts';
 
 export const GiB = 2 ** 30;

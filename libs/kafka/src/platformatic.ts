@@ -15,8 +15,7 @@ import {
 } from '@platformatic/kafka';
 import type { Logger } from '@tollgate/log';
 import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, Transport } from '@tollgate/pipeline';
-import { StartFloors, Wakeup, deferred, headersToRecord, serialProducer } from './common.ts';
-import { describeError, isRebalanceError, waitForLeaders, type TransportTuning } from './shared.ts';
+import { StartFloors, Wakeup, deferred, headersToRecord, serialProducer, describeError, isRebalanceError, waitForLeaders, type TransportTuning } from './common.ts';
 
 type Msg = Message<string, Buffer, string, string>;
 

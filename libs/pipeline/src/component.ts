@@ -41,3 +41,52 @@ export function once(fn: () => Promise<void>): () => Promise<void> {
   let p: Promise<void> | undefined;
   return () => (p ??= fn());
 }
+
+/** A long-running component: `done` settles when it stops, rejecting with the error that stopped it. */
+export interface Stage extends Component {
+  readonly done: Promise<void>;
+  /** Readiness for /readyz: true, or the reason it is not ready. */
+  ready?(): true | string;
+}
+
+/**
+ * The run state every stage keeps (one copy instead of one per stage): the `done` promise,
+ * settled once, by the first of `finish()` or `fail(err)`; later calls are ignored.
+ */
+export class RunState {
+  readonly done: Promise<void>;
+  private settled: 'running' | 'finished' | 'failed' = 'running';
+  private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+  private failure: unknown;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => {});
+  }
+
+  get state(): 'running' | 'finished' | 'failed' {
+    return this.settled;
+  }
+
+  /** The error that stopped the stage, if one did. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  finish(): void {
+    if (this.settled !== 'running') return;
+    this.settled = 'finished';
+    this.resolveDone();
+  }
+
+  fail(err: unknown): void {
+    if (this.settled !== 'running') return;
+    this.settled = 'failed';
+    this.failure = err;
+    this.rejectDone(err);
+  }
+}

@@ -4,6 +4,6 @@ export { PermanentError, isPermanent, errorMessage, retry } from './errors.ts';
 export { dlqMessage, DlqHeaders } from './dlq.ts';
 export { dlqTopic, topicNames, allTopics } from './topics.ts';
 export type { TopicNames } from './topics.ts';
-export { Lifecycle, once } from './component.ts';
-export type { Component } from './component.ts';
+export { Lifecycle, RunState, once } from './component.ts';
+export type { Component, Stage } from './component.ts';
 export { caughtUp } from './lag.ts';

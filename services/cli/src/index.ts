@@ -5,3 +5,4 @@ export type { Runtime } from './runtime.ts';
 export { runSimPipeline } from './pipeline.ts';
 export type { PipelineResult, PipelineProgress } from './pipeline.ts';
 export { scenarioFromEnv, simStart } from './sim.ts';
+export { allMetricSets, allMetricsTable } from './metrics.ts';

@@ -1,0 +1,276 @@
+// Generates from the `flows` definition (flows-table.ts):
+//   - rows.generated.ts (the row type, column orders, the row builder and the sink's encoder);
+//   - a migration adding the columns that the applied migrations lack (ALTER TABLE ... ADD COLUMN).
+// `npm run schemas:gen` runs it; a test fails when rows.generated.ts is stale or when the
+// migrations' flows / rollup_input columns differ from the definition.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { columnDdl, FLOW_TABLE, rollupColumns, tsType, type FlowColumn, type Scope } from './flows-table.ts';
+
+export const GENERATED_ROWS_FILE = fileURLToPath(new URL('./rows.generated.ts', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../infra/clickhouse/', import.meta.url));
+
+const uses = (expr: string, v: string): boolean => new RegExp(`\\b${v}\\.`).test(expr);
+
+function check(cols: readonly FlowColumn[]): void {
+  const seen = new Set<string>();
+  for (const c of cols) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(c.name)) throw new Error(`flows-table: bad column name ${c.name}`);
+    if (seen.has(c.name)) throw new Error(`flows-table: column ${c.name} twice`);
+    seen.add(c.name);
+    tsType(c.type);
+    const widest: Scope = uses(c.from, 'f') ? 'flow' : uses(c.from, 'l') ? 'local' : uses(c.from, 'r') ? 'remote' : 'batch';
+    if (widest !== c.scope) throw new Error(`flows-table: column ${c.name} reads ${widest} values, declared scope ${c.scope}`);
+    if (c.scope === 'flow' || c.scope === 'batch') continue;
+    if (uses(c.from, c.scope === 'local' ? 'r' : 'l')) throw new Error(`flows-table: column ${c.name} mixes both endpoints`);
+  }
+}
+
+/** Consecutive columns of one scope (batch / local / remote) are written as one precomputed JSON segment. */
+interface Run {
+  scope: Scope;
+  cols: FlowColumn[];
+}
+
+function runs(cols: readonly FlowColumn[]): Run[] {
+  const out: Run[] = [];
+  for (const c of cols) {
+    const last = out[out.length - 1];
+    if (last && last.scope === c.scope && c.scope !== 'flow') last.cols.push(c);
+    else out.push({ scope: c.scope, cols: [c] });
+  }
+  return out;
+}
+
+/** The JSONCompactEachRow text of one flow-scope value. */
+function flowValue(c: FlowColumn): string {
+  const t = tsType(c.type);
+  if (t !== 'string') return `\${${c.from}}`;
+  if (c.symbol) return `"\${${c.from}}"`;
+  return `\${q(${c.from})}`;
+}
+
+export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
+  check(cols);
+  const rollup = cols.filter((c) => c.rollup);
+  const out: string[] = [
+    '// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.',
+    "import { PermanentError } from '@tollgate/pipeline';",
+    "import type { EnrichedFlowBatch } from '@tollgate/schema';",
+    "import { ip, lowerClass } from './flows-table.ts';",
+    '',
+    '/** Kafka coordinates of the flows.enriched.v1 message a row came from. */',
+    'export interface SourceCoordinates {',
+    '  topic: string;',
+    '  partition: number;',
+    '  offset: number;',
+    '}',
+    '',
+    '/** Rows ready for an insert: JSONCompactEachRow lines in FLOW_COLUMNS order, each ending in a newline. */',
+    'export interface RowBlock {',
+    '  body: string;',
+    '  rows: number;',
+    '}',
+    '',
+    '/** One row of the `flows` table. */',
+    'export interface FlowRow {',
+  ];
+  for (const c of cols) {
+    out.push(`  /** ${c.type}: ${c.from}${c.doc ? `. ${c.doc}` : ''} */`);
+    out.push(`  ${c.name}: ${tsType(c.type)};`);
+  }
+  out.push('}', '');
+  out.push('/** Column order of the insert (every FlowRow key). */');
+  out.push(`export const FLOW_COLUMNS = [${cols.map((c) => `'${c.name}'`).join(', ')}] as const satisfies ReadonlyArray<keyof FlowRow>;`, '');
+  out.push('/** The columns of rollup_input, which feeds the hourly rollups. */');
+  out.push(`export const ROLLUP_COLUMNS = [${rollup.map((c) => `'${c.name}'`).join(', ')}] as const satisfies ReadonlyArray<keyof FlowRow>;`, '');
+  out.push(
+    'function outside(i: number, n: number): PermanentError {',
+    "  return new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${n}`);",
+    '}',
+    '',
+  );
+
+  // toFlowRows: one object per flow.
+  out.push('/** The rows of one flows.enriched.v1 message. */');
+  out.push('export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRow[] {');
+  out.push('  const eps = b.endpoints;');
+  out.push('  return b.flows.map((f, i) => {');
+  out.push('    const l = eps[f.local];');
+  out.push('    const r = eps[f.remote];');
+  out.push('    if (l === undefined || r === undefined) throw outside(i, eps.length);');
+  out.push('    return {');
+  for (const c of cols) out.push(`      ${c.name}: ${c.from},`);
+  out.push('    };');
+  out.push('  });');
+  out.push('}', '');
+
+  // encodeFlowRows: the sink's hot path.
+  const rs = runs(cols);
+  const flowUses = (v: string) => cols.some((c) => c.scope === 'flow' && uses(c.from, v));
+  out.push('/**');
+  out.push(' * The rows of one flows.enriched.v1 message, straight from the decoded record into');
+  out.push(' * JSONCompactEachRow in FLOW_COLUMNS order (no row objects in between): a batch\'s columns are');
+  out.push(' * written once per message, an endpoint\'s once per endpoint, strings once per distinct value.');
+  out.push(' */');
+  out.push('export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {');
+  out.push('  const eps = b.endpoints;');
+  const segName = (i: number) => `s${i}`;
+  const epRuns = rs.map((r, i) => ({ r, i })).filter(({ r }) => r.scope === 'local' || r.scope === 'remote');
+  for (const { i } of epRuns) out.push(`  const ${segName(i)} = new Array<string>(eps.length);`);
+  if (epRuns.length > 0) {
+    out.push('  for (let k = 0; k < eps.length; k++) {');
+    if (epRuns.some(({ r }) => r.scope === 'local')) out.push('    const l = eps[k]!;');
+    if (epRuns.some(({ r }) => r.scope === 'remote')) out.push('    const r = eps[k]!;');
+    for (const { r, i } of epRuns) out.push(`    ${segName(i)}[k] = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
+    out.push('  }');
+  }
+  rs.forEach((r, i) => {
+    if (r.scope === 'batch') out.push(`  const ${segName(i)} = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
+  });
+  out.push('  const strings = new Map<string, string>();');
+  out.push('  const q = (s: string): string => {');
+  out.push('    let v = strings.get(s);');
+  out.push('    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));');
+  out.push('    return v;');
+  out.push('  };');
+  out.push('  const lines = new Array<string>(b.flows.length + 1);');
+  out.push('  for (let i = 0; i < b.flows.length; i++) {');
+  out.push('    const f = b.flows[i]!;');
+  out.push('    if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);');
+  if (flowUses('l')) out.push('    const l = eps[f.local]!;');
+  if (flowUses('r')) out.push('    const r = eps[f.remote]!;');
+  const parts = rs.map((r, i) => {
+    if (r.scope === 'batch') return `\${${segName(i)}}`;
+    if (r.scope === 'local') return `\${${segName(i)}[f.local]}`;
+    if (r.scope === 'remote') return `\${${segName(i)}[f.remote]}`;
+    return flowValue(r.cols[0]!);
+  });
+  out.push(`    lines[i] = \`[${parts.join(',')}]\`;`);
+  out.push('  }');
+  out.push("  lines[b.flows.length] = '';");
+  out.push("  return { body: lines.join('\\n'), rows: b.flows.length };");
+  out.push('}', '');
+  out.push('/** A JSON array\'s elements without the brackets. */');
+  out.push('function inner(values: unknown[]): string {');
+  out.push('  return JSON.stringify(values).slice(1, -1);');
+  out.push('}', '');
+  return out.join('\n');
+}
+
+// ---- The DDL the migrations apply, against the definition.
+
+export interface AppliedColumn {
+  name: string;
+  ddl: string;
+}
+
+/** The columns of `table` as the migrations leave it: its CREATE TABLE, then every ALTER TABLE ... ADD COLUMN. */
+export function appliedColumns(dir: string, table: string): AppliedColumn[] {
+  const files = readdirSorted(dir);
+  let cols: AppliedColumn[] | undefined;
+  const add = new RegExp(`^ALTER TABLE IF EXISTS \\{\\{db\\}\\}\\.${table} ADD COLUMN IF NOT EXISTS (\\w+) (.+?)(?: AFTER (\\w+))?;$`, 'gm');
+  for (const file of files) {
+    const sql = readFileSync(join(dir, file), 'utf8');
+    const create = new RegExp(`CREATE TABLE IF NOT EXISTS \\{\\{db\\}\\}\\.${table}\\s*\\(\\n([\\s\\S]*?)\\n\\)`, 'm').exec(sql);
+    if (create) {
+      cols = [];
+      for (const raw of create[1]!.split('\n')) {
+        const line = raw.trim().replace(/,$/, '');
+        if (line === '' || line.startsWith('--') || /^(INDEX|PROJECTION|CONSTRAINT) /.test(line)) continue;
+        const m = /^(\w+) (.+)$/.exec(line);
+        if (!m) throw new Error(`${file}: cannot read the ${table} column line ${JSON.stringify(raw)}`);
+        cols.push({ name: m[1]!, ddl: `${m[1]} ${m[2]}` });
+      }
+    }
+    for (const m of sql.matchAll(add)) {
+      if (!cols) throw new Error(`${file}: ALTER of ${table} before its CREATE TABLE`);
+      const col = { name: m[1]!, ddl: `${m[1]} ${m[2]}` };
+      if (cols.some((c) => c.name === col.name)) continue;
+      const after = m[3] ? cols.findIndex((c) => c.name === m[3]) : cols.length - 1;
+      if (after < 0) throw new Error(`${file}: ADD COLUMN ${col.name} AFTER unknown column ${m[3]}`);
+      cols.splice(after + 1, 0, col);
+    }
+  }
+  if (!cols) throw new Error(`no migration in ${dir} creates ${table}`);
+  return cols;
+}
+
+function readdirSorted(dir: string): string[] {
+  return readdirSync(dir).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+}
+
+export interface SchemaDrift {
+  table: string;
+  /** Columns the definition has and the migrations do not: what a generated migration adds. */
+  missing: { column: FlowColumn; after: string }[];
+  /** Differences a generated ADD COLUMN cannot fix (a changed type, a removed or reordered column). */
+  conflicts: string[];
+}
+
+/**
+ * How the migrations' `table` differs from `want`; `ordered`: the column order must match too
+ * (inserts name their columns, so order is only for a DDL that reads like the definition).
+ */
+export function drift(table: string, want: readonly Pick<FlowColumn, 'name' | 'type' | 'codec'>[], ordered: boolean, dir = MIGRATIONS_DIR): SchemaDrift {
+  const have = appliedColumns(dir, table);
+  const out: SchemaDrift = { table, missing: [], conflicts: [] };
+  const haveByName = new Map(have.map((c) => [c.name, c]));
+  const wantNames = new Set(want.map((c) => c.name));
+  for (const c of have) if (!wantNames.has(c.name)) out.conflicts.push(`${table}.${c.name} is in the migrations, not in flows-table.ts (dropping a column needs a hand-written migration)`);
+  let prev = '';
+  const kept: string[] = [];
+  for (const c of want) {
+    const h = haveByName.get(c.name);
+    if (!h) out.missing.push({ column: c as FlowColumn, after: prev });
+    else {
+      if (h.ddl !== columnDdl(c)) out.conflicts.push(`${table}.${c.name}: the migrations say '${h.ddl}', flows-table.ts '${columnDdl(c)}'`);
+      kept.push(c.name);
+    }
+    prev = c.name;
+  }
+  const haveOrder = have.map((c) => c.name).filter((n) => wantNames.has(n));
+  if (ordered && haveOrder.join() !== kept.join()) out.conflicts.push(`${table}: column order differs (migrations: ${haveOrder.join(', ')})`);
+  return out;
+}
+
+/** The statements that bring the migrations' tables to the definition (empty when none is missing). */
+export function migrationFor(drifts: readonly SchemaDrift[]): string {
+  const lines: string[] = [];
+  for (const d of drifts) {
+    for (const m of d.missing) {
+      lines.push(`ALTER TABLE IF EXISTS {{db}}.${d.table} ADD COLUMN IF NOT EXISTS ${columnDdl(m.column)}${m.after ? ` AFTER ${m.after}` : ''};`);
+    }
+  }
+  if (lines.length === 0) return '';
+  return [
+    '-- Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen).',
+    '-- Columns the definition gained after the earlier migrations were applied.',
+    ...lines,
+    '',
+  ].join('\n');
+}
+
+export function schemaDrifts(dir = MIGRATIONS_DIR): SchemaDrift[] {
+  return [drift('flows', FLOW_TABLE, true, dir), drift('rollup_input', rollupColumns(), false, dir)];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(GENERATED_ROWS_FILE, generateRows());
+  console.log(`wrote ${GENERATED_ROWS_FILE}`);
+  const drifts = schemaDrifts();
+  const conflicts = drifts.flatMap((d) => d.conflicts);
+  if (conflicts.length > 0) {
+    console.error(`flows-table.ts and the migrations disagree in ways an added column cannot fix:\n  ${conflicts.join('\n  ')}`);
+    process.exit(1);
+  }
+  const sql = migrationFor(drifts);
+  if (sql) {
+    const last = Math.max(...readdirSorted(MIGRATIONS_DIR).map((f) => Number(f.slice(0, 4))));
+    const first = drifts.flatMap((d) => d.missing)[0]!.column.name;
+    const file = join(MIGRATIONS_DIR, `${String(last + 1).padStart(4, '0')}_flows_add_${first}.sql`);
+    writeFileSync(file, sql);
+    console.log(`wrote ${file}`);
+  }
+}

@@ -1,0 +1,120 @@
+// The `flows` row, described once: each column's name, ClickHouse type (and codec), and where
+// it comes from in the enriched record (a TypeScript expression over the decoded batch).
+//
+// Everything else is generated from this list (`npm run schemas:gen`, libs/clickhouse/src/codegen.ts):
+//   - rows.generated.ts: the FlowRow type, FLOW_COLUMNS (the insert's column order),
+//     ROLLUP_COLUMNS (what feeds rollup_input), toFlowRows and the sink's encoders;
+//   - a migration that adds the columns the applied migrations do not have yet.
+// A test fails when the generated file, or the applied DDL (0001_flows.sql and later ALTERs,
+// 0002_rollups.sql's rollup_input), differs from this list.
+//
+// Adding a column: one entry here, then `npm run schemas:gen`.
+
+/**
+ * Where an expression reads from, in the generated code:
+ *   b   the EnrichedFlowBatch          src  the SourceCoordinates (topic, partition, offset) of its Kafka message
+ *   f   the EnrichedFlow               l, r the flow's local and remote Endpoint (b.endpoints[f.local], [f.remote])
+ * `scope` is the widest of them an expression uses: 'batch' (b, src), 'local' (l), 'remote' (r), 'flow' (f, and l or r).
+ * The encoder computes a batch column once per message and an endpoint column once per endpoint.
+ */
+export type Scope = 'batch' | 'local' | 'remote' | 'flow';
+
+export interface FlowColumn {
+  name: string;
+  /** ClickHouse type, as in the DDL. */
+  type: string;
+  codec?: string;
+  scope: Scope;
+  /** TypeScript expression of the value (see Scope). */
+  from: string;
+  /** The expression yields one of a few identifiers (an Avro enum): written without JSON escaping. */
+  symbol?: boolean;
+  /** Also a column of rollup_input (what the hourly rollups aggregate). */
+  rollup?: boolean;
+  doc?: string;
+}
+
+const ep = (side: 'local' | 'remote', field: string, extra: Partial<FlowColumn> = {}): FlowColumn => ({
+  name: `${side}_${field}`,
+  type: 'String',
+  scope: side,
+  from: `${side === 'local' ? 'l' : 'r'}.${field}`,
+  ...extra,
+});
+
+export const FLOW_TABLE: readonly FlowColumn[] = [
+  { name: 'time', type: "DateTime('UTC')", codec: 'Delta, ZSTD', scope: 'flow', from: 'Math.floor(f.time / 1000)', rollup: true, doc: 'Start of the window, Unix seconds (UTC).' },
+  { name: 'cluster', type: 'String', scope: 'batch', from: 'b.cluster', rollup: true },
+  { name: 'node', type: 'String', scope: 'batch', from: 'b.node', doc: 'Node whose agent reported the flow.' },
+  { name: 'conntrack_id', type: 'UInt64', scope: 'flow', from: 'f.conntrack_id' },
+  { name: 'protocol', type: 'UInt8', scope: 'flow', from: 'f.protocol' },
+  { name: 'family', type: 'String', scope: 'flow', from: 'f.family', symbol: true },
+  { name: 'role', type: 'String', scope: 'flow', from: 'f.role', symbol: true, rollup: true },
+  { name: 'local_ip', type: 'IPv6', scope: 'flow', from: 'ip(f.local_ip)', doc: "Textual; IPv4 is stored IPv4-mapped, the unknown address '' as '::'." },
+  { name: 'local_port', type: 'UInt16', scope: 'flow', from: 'f.local_port' },
+  ep('local', 'kind', { symbol: true }),
+  ep('local', 'namespace', { rollup: true }),
+  ep('local', 'workload_kind', { rollup: true }),
+  ep('local', 'workload', { rollup: true }),
+  ep('local', 'pod'),
+  ep('local', 'zone'),
+  ep('local', 'region', { rollup: true }),
+  { name: 'remote_ip', type: 'IPv6', scope: 'flow', from: 'ip(f.remote_ip)', rollup: true },
+  { name: 'remote_port', type: 'UInt16', scope: 'flow', from: 'f.remote_port', rollup: true },
+  ep('remote', 'kind', { symbol: true }),
+  ep('remote', 'namespace'),
+  ep('remote', 'workload_kind'),
+  ep('remote', 'workload'),
+  ep('remote', 'pod'),
+  ep('remote', 'node'),
+  ep('remote', 'zone'),
+  ep('remote', 'region'),
+  ep('remote', 'country', { rollup: true }),
+  { name: 'remote_asn', type: 'UInt32', scope: 'remote', from: 'r.asn', rollup: true },
+  ep('remote', 'as_org', { rollup: true }),
+  { name: 'class', type: 'String', scope: 'flow', from: 'lowerClass(f.class)', symbol: true, rollup: true, doc: "Lowercase traffic class: 'cross_zone', 'internet', ..." },
+  { name: 'cloud', type: 'String', scope: 'batch', from: 'b.cloud', rollup: true },
+  { name: 'cloud_service', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.service : ''", doc: 'The remote cloud service (S3, ...) for class cloud_service; else empty.' },
+  { name: 'cloud_service_region', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.region : ''" },
+  { name: 'nat_gateway', type: 'Bool', scope: 'flow', from: 'f.nat_gateway', rollup: true },
+  { name: 'egress_bytes', type: 'UInt64', scope: 'flow', from: 'f.egress_bytes', rollup: true },
+  { name: 'ingress_bytes', type: 'UInt64', scope: 'flow', from: 'f.ingress_bytes', rollup: true },
+  { name: 'egress_packets', type: 'UInt64', scope: 'flow', from: 'f.egress_packets', rollup: true },
+  { name: 'ingress_packets', type: 'UInt64', scope: 'flow', from: 'f.ingress_packets', rollup: true },
+  { name: 'src_topic', type: 'String', scope: 'batch', from: 'src.topic', doc: 'Kafka coordinates of the flows.enriched.v1 message the row came from.' },
+  { name: 'src_partition', type: 'UInt32', scope: 'batch', from: 'src.partition' },
+  { name: 'src_offset', type: 'UInt64', scope: 'batch', from: 'src.offset' },
+];
+
+/** The TypeScript type of a column's values (what @clickhouse/client takes in JSON formats). */
+export function tsType(chType: string): 'string' | 'number' | 'boolean' {
+  if (chType === 'Bool') return 'boolean';
+  if (/^(U?Int(8|16|32|64)|Float(32|64)|DateTime(\(.*\))?|Date)$/.test(chType)) return 'number';
+  if (/^(String|IPv4|IPv6|LowCardinality\(String\))$/.test(chType)) return 'string';
+  throw new Error(`flows-table: no TypeScript type for ClickHouse type ${chType}`);
+}
+
+/** One column of a CREATE TABLE / ADD COLUMN, as the migrations write it. */
+export function columnDdl(c: Pick<FlowColumn, 'name' | 'type' | 'codec'>): string {
+  return `${c.name} ${c.type}${c.codec ? ` CODEC(${c.codec})` : ''}`;
+}
+
+/** rollup_input's columns: the rollup subset, without codecs (a Null table stores nothing). */
+export function rollupColumns(table: readonly FlowColumn[] = FLOW_TABLE): FlowColumn[] {
+  return table.filter((c) => c.rollup).map(({ codec: _codec, ...c }) => c);
+}
+
+// Helpers the generated expressions call.
+
+const CLASS_LOWER: Record<string, string> = {};
+/** 'CROSS_ZONE' -> 'cross_zone' (memoized: a few symbols, millions of rows). */
+export function lowerClass(c: string): string {
+  return (CLASS_LOWER[c] ??= c.toLowerCase());
+}
+
+/** The unknown address (empty string in the record) as IPv6 '::'; a zone index (fe80::1%eth0) dropped. */
+export function ip(s: string): string {
+  if (s === '') return '::';
+  const zone = s.indexOf('%');
+  return zone < 0 ? s : s.slice(0, zone);
+}

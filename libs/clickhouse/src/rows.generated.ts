@@ -1,0 +1,206 @@
+// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.
+import { PermanentError } from '@tollgate/pipeline';
+import type { EnrichedFlowBatch } from '@tollgate/schema';
+import { ip, lowerClass } from './flows-table.ts';
+
+/** Kafka coordinates of the flows.enriched.v1 message a row came from. */
+export interface SourceCoordinates {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** Rows ready for an insert: JSONCompactEachRow lines in FLOW_COLUMNS order, each ending in a newline. */
+export interface RowBlock {
+  body: string;
+  rows: number;
+}
+
+/** One row of the `flows` table. */
+export interface FlowRow {
+  /** DateTime('UTC'): Math.floor(f.time / 1000). Start of the window, Unix seconds (UTC). */
+  time: number;
+  /** String: b.cluster */
+  cluster: string;
+  /** String: b.node. Node whose agent reported the flow. */
+  node: string;
+  /** UInt64: f.conntrack_id */
+  conntrack_id: number;
+  /** UInt8: f.protocol */
+  protocol: number;
+  /** String: f.family */
+  family: string;
+  /** String: f.role */
+  role: string;
+  /** IPv6: ip(f.local_ip). Textual; IPv4 is stored IPv4-mapped, the unknown address '' as '::'. */
+  local_ip: string;
+  /** UInt16: f.local_port */
+  local_port: number;
+  /** String: l.kind */
+  local_kind: string;
+  /** String: l.namespace */
+  local_namespace: string;
+  /** String: l.workload_kind */
+  local_workload_kind: string;
+  /** String: l.workload */
+  local_workload: string;
+  /** String: l.pod */
+  local_pod: string;
+  /** String: l.zone */
+  local_zone: string;
+  /** String: l.region */
+  local_region: string;
+  /** IPv6: ip(f.remote_ip) */
+  remote_ip: string;
+  /** UInt16: f.remote_port */
+  remote_port: number;
+  /** String: r.kind */
+  remote_kind: string;
+  /** String: r.namespace */
+  remote_namespace: string;
+  /** String: r.workload_kind */
+  remote_workload_kind: string;
+  /** String: r.workload */
+  remote_workload: string;
+  /** String: r.pod */
+  remote_pod: string;
+  /** String: r.node */
+  remote_node: string;
+  /** String: r.zone */
+  remote_zone: string;
+  /** String: r.region */
+  remote_region: string;
+  /** String: r.country */
+  remote_country: string;
+  /** UInt32: r.asn */
+  remote_asn: number;
+  /** String: r.as_org */
+  remote_as_org: string;
+  /** String: lowerClass(f.class). Lowercase traffic class: 'cross_zone', 'internet', ... */
+  class: string;
+  /** String: b.cloud */
+  cloud: string;
+  /** String: f.class === 'CLOUD_SERVICE' ? r.service : ''. The remote cloud service (S3, ...) for class cloud_service; else empty. */
+  cloud_service: string;
+  /** String: f.class === 'CLOUD_SERVICE' ? r.region : '' */
+  cloud_service_region: string;
+  /** Bool: f.nat_gateway */
+  nat_gateway: boolean;
+  /** UInt64: f.egress_bytes */
+  egress_bytes: number;
+  /** UInt64: f.ingress_bytes */
+  ingress_bytes: number;
+  /** UInt64: f.egress_packets */
+  egress_packets: number;
+  /** UInt64: f.ingress_packets */
+  ingress_packets: number;
+  /** String: src.topic. Kafka coordinates of the flows.enriched.v1 message the row came from. */
+  src_topic: string;
+  /** UInt32: src.partition */
+  src_partition: number;
+  /** UInt64: src.offset */
+  src_offset: number;
+}
+
+/** Column order of the insert (every FlowRow key). */
+export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'cloud', 'cloud_service', 'cloud_service_region', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset'] as const satisfies ReadonlyArray<keyof FlowRow>;
+
+/** The columns of rollup_input, which feeds the hourly rollups. */
+export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
+
+function outside(i: number, n: number): PermanentError {
+  return new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${n}`);
+}
+
+/** The rows of one flows.enriched.v1 message. */
+export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRow[] {
+  const eps = b.endpoints;
+  return b.flows.map((f, i) => {
+    const l = eps[f.local];
+    const r = eps[f.remote];
+    if (l === undefined || r === undefined) throw outside(i, eps.length);
+    return {
+      time: Math.floor(f.time / 1000),
+      cluster: b.cluster,
+      node: b.node,
+      conntrack_id: f.conntrack_id,
+      protocol: f.protocol,
+      family: f.family,
+      role: f.role,
+      local_ip: ip(f.local_ip),
+      local_port: f.local_port,
+      local_kind: l.kind,
+      local_namespace: l.namespace,
+      local_workload_kind: l.workload_kind,
+      local_workload: l.workload,
+      local_pod: l.pod,
+      local_zone: l.zone,
+      local_region: l.region,
+      remote_ip: ip(f.remote_ip),
+      remote_port: f.remote_port,
+      remote_kind: r.kind,
+      remote_namespace: r.namespace,
+      remote_workload_kind: r.workload_kind,
+      remote_workload: r.workload,
+      remote_pod: r.pod,
+      remote_node: r.node,
+      remote_zone: r.zone,
+      remote_region: r.region,
+      remote_country: r.country,
+      remote_asn: r.asn,
+      remote_as_org: r.as_org,
+      class: lowerClass(f.class),
+      cloud: b.cloud,
+      cloud_service: f.class === 'CLOUD_SERVICE' ? r.service : '',
+      cloud_service_region: f.class === 'CLOUD_SERVICE' ? r.region : '',
+      nat_gateway: f.nat_gateway,
+      egress_bytes: f.egress_bytes,
+      ingress_bytes: f.ingress_bytes,
+      egress_packets: f.egress_packets,
+      ingress_packets: f.ingress_packets,
+      src_topic: src.topic,
+      src_partition: src.partition,
+      src_offset: src.offset,
+    };
+  });
+}
+
+/**
+ * The rows of one flows.enriched.v1 message, straight from the decoded record into
+ * JSONCompactEachRow in FLOW_COLUMNS order (no row objects in between): a batch's columns are
+ * written once per message, an endpoint's once per endpoint, strings once per distinct value.
+ */
+export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {
+  const eps = b.endpoints;
+  const s8 = new Array<string>(eps.length);
+  const s11 = new Array<string>(eps.length);
+  for (let k = 0; k < eps.length; k++) {
+    const l = eps[k]!;
+    const r = eps[k]!;
+    s8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region]);
+    s11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
+  }
+  const s1 = inner([b.cluster, b.node]);
+  const s13 = inner([b.cloud]);
+  const s21 = inner([src.topic, src.partition, src.offset]);
+  const strings = new Map<string, string>();
+  const q = (s: string): string => {
+    let v = strings.get(s);
+    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));
+    return v;
+  };
+  const lines = new Array<string>(b.flows.length + 1);
+  for (let i = 0; i < b.flows.length; i++) {
+    const f = b.flows[i]!;
+    if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
+    const r = eps[f.remote]!;
+    lines[i] = `[${Math.floor(f.time / 1000)},${s1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${s8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${s11[f.remote]},"${lowerClass(f.class)}",${s13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${s21}]`;
+  }
+  lines[b.flows.length] = '';
+  return { body: lines.join('\n'), rows: b.flows.length };
+}
+
+/** A JSON array's elements without the brackets. */
+function inner(values: unknown[]): string {
+  return JSON.stringify(values).slice(1, -1);
+}

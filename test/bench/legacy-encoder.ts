@@ -1,0 +1,75 @@
+// The sink's encoder as it was before the flows row was generated from flows-table.ts (issue 5),
+// kept as the bench's baseline for the sink stage (issue 9: "keep the old encoder in the bench").
+// Not used by any production path.
+import { PermanentError } from '@tollgate/pipeline';
+import type { EnrichedFlowBatch } from '@tollgate/schema';
+import type { RowBlock, SourceCoordinates } from '@tollgate/clickhouse';
+
+const CLASS_LOWER: Record<string, string> = {};
+function lowerClass(c: string): string {
+  return (CLASS_LOWER[c] ??= c.toLowerCase());
+}
+
+function ip(s: string): string {
+  if (s === '') return '::';
+  const zone = s.indexOf('%');
+  return zone < 0 ? s : s.slice(0, zone);
+}
+
+/**
+ * The rows of one flows.enriched.v1 message, straight from the decoded record into
+ * JSONCompactEachRow (the sink's hot path: no row objects in between). Same values, same
+ * order as rowBlock(toFlowRows(batch, src)); a test keeps the two equal.
+ */
+export function legacyEncodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {
+  // The batch's endpoints are few and shared by many flows: their JSON is written once.
+  const eps = b.endpoints;
+  const localJson = new Array<string>(eps.length);
+  const remoteJson = new Array<string>(eps.length);
+  const serviceJson = new Array<string>(eps.length);
+  for (let i = 0; i < eps.length; i++) {
+    const e = eps[i]!;
+    localJson[i] = inner([e.kind, e.namespace, e.workload_kind, e.workload, e.pod, e.zone, e.region]);
+    remoteJson[i] = inner([e.kind, e.namespace, e.workload_kind, e.workload, e.pod, e.node, e.zone, e.region, e.country, e.asn, e.as_org]);
+    serviceJson[i] = inner([e.service, e.region]);
+  }
+  const head = `,${inner([b.cluster, b.node])},`;
+  const cloud = `,${JSON.stringify(b.cloud)},`;
+  const tail = `,${inner([src.topic, src.partition, src.offset])}]`;
+  const noService = '"",""';
+  // Addresses repeat within a batch (a pod's, a destination's): each is quoted once.
+  const ips = new Map<string, string>();
+  const ipJson = (s: string): string => {
+    let v = ips.get(s);
+    if (v === undefined) ips.set(s, (v = JSON.stringify(ip(s))));
+    return v;
+  };
+  // All flows of a batch usually share their time (the window start): the row's head is built once.
+  let lastTime = NaN;
+  let rowHead = '';
+  const lines = new Array<string>(b.flows.length + 1);
+  for (let i = 0; i < b.flows.length; i++) {
+    const f = b.flows[i]!;
+    const local = localJson[f.local];
+    const remote = remoteJson[f.remote];
+    if (local === undefined || remote === undefined) throw new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${eps.length}`);
+    if (f.time !== lastTime) {
+      lastTime = f.time;
+      rowHead = `[${Math.floor(f.time / 1000)}${head}`;
+    }
+    lines[i] =
+      `${rowHead}${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",` +
+      `${ipJson(f.local_ip)},${f.local_port},${local},` +
+      `${ipJson(f.remote_ip)},${f.remote_port},${remote},` +
+      `"${lowerClass(f.class)}"${cloud}${f.class === 'CLOUD_SERVICE' ? serviceJson[f.remote] : noService},${f.nat_gateway},` +
+      `${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}${tail}`;
+  }
+  lines[b.flows.length] = '';
+  return { body: lines.join('\n'), rows: b.flows.length };
+}
+
+/** A JSON array's elements without the brackets. */
+function inner(values: unknown[]): string {
+  const s = JSON.stringify(values);
+  return s.slice(1, -1);
+}
