@@ -6,12 +6,14 @@ import type { Scenario } from '@tollgate/sim';
 
 const GiB = 1024 ** 3;
 
-// USD per GiB, by class and direction. `cloud_service` is S3 in the cluster's own region: no
-// transfer charge. Same zone and private: free. `direct` (the peered VPC in us-west-2) is free
-// here until the views price it by where it is (DESIGN.md section 5).
+// USD per GiB, by class and direction. `direct` is the peered VPC in us-west-2 seen from the
+// us-east-1 cluster: priced as cross-region traffic (DESIGN.md section 5: classes that name a
+// place are priced by where that place is). `cloud_service` is S3 in the cluster's own region:
+// no transfer charge. Same zone and private: free.
 const PRICE: Record<string, { egress: number; ingress: number }> = {
   cross_zone: { egress: 0.01, ingress: 0.01 },
   cross_region: { egress: 0.02, ingress: 0 },
+  direct: { egress: 0.02, ingress: 0 },
   internet: { egress: 0.09, ingress: 0 },
 };
 /** NAT gateway processing, both directions, on every byte through it: internet and cloud services. */

@@ -58,7 +58,7 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
     '// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.',
     "import { PermanentError } from '@tollgate/pipeline';",
     "import type { EnrichedFlowBatch } from '@tollgate/schema';",
-    "import { ip, lowerClass } from './flows-table.ts';",
+    "import { ip, lowerClass, pricedAs } from './flows-table.ts';",
     '',
     '/** Kafka coordinates of the flows.enriched.v1 message a row came from. */',
     'export interface SourceCoordinates {',

@@ -75,3 +75,20 @@ test('a definition whose expression reads another scope than it declares is refu
   assert.throws(() => generateRows([...FLOW_TABLE, { name: 'y', type: 'Array(String)', scope: 'batch', from: 'b.node' }]), /no TypeScript type/);
   assert.equal(rollupColumns().every((c) => c.codec === undefined), true);
 });
+
+test('pricedAs: a class that names a place is priced by where it is', async () => {
+  const { pricedAs } = await import('./flows-table.ts');
+  // direct: the zone and region of its configured range against the pod's
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', 'us-east-1a', 'us-east-1'), 'same_zone');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', 'us-east-1b', 'us-east-1'), 'cross_zone');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', 'us-west-2a', 'us-west-2'), 'cross_region');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', '', 'us-west-2'), 'cross_region');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', '', 'us-east-1'), 'direct');
+  assert.equal(pricedAs('DIRECT', '', '', 'us-east-1a', 'us-east-1'), 'direct');
+  // cloud services: free of transfer in the cluster's region, cross-region elsewhere
+  assert.equal(pricedAs('CLOUD_SERVICE', 'us-east-1a', 'us-east-1', '', 'us-east-1'), 'cloud_service');
+  assert.equal(pricedAs('CLOUD_SERVICE', 'us-east-1a', 'us-east-1', '', 'eu-west-1'), 'cross_region');
+  assert.equal(pricedAs('CLOUD_SERVICE', 'us-east-1a', 'us-east-1', '', ''), 'cloud_service');
+  // every other class is priced as itself
+  for (const c of ['SAME_ZONE', 'CROSS_ZONE', 'CROSS_REGION', 'PRIVATE', 'INTERNET']) assert.equal(pricedAs(c, 'a', 'r1', 'b', 'r2'), c.toLowerCase());
+});

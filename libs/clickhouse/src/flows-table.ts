@@ -74,6 +74,15 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   { name: 'remote_asn', type: 'UInt32', scope: 'remote', from: 'r.asn', rollup: true },
   ep('remote', 'as_org', { rollup: true }),
   { name: 'class', type: 'String', scope: 'flow', from: 'lowerClass(f.class)', symbol: true, rollup: true, doc: "Lowercase traffic class: 'cross_zone', 'internet', ..." },
+  {
+    name: 'priced_as',
+    type: 'String',
+    scope: 'flow',
+    from: 'pricedAs(f.class, l.zone, l.region, r.zone, r.region)',
+    symbol: true,
+    rollup: true,
+    doc: "The class whose price applies (DESIGN.md section 5): the class, except `direct` (priced as same_zone, cross_zone or cross_region by where its range is) and `cloud_service` in another region (cross_region).",
+  },
   { name: 'cloud', type: 'String', scope: 'batch', from: 'b.cloud', rollup: true },
   { name: 'cloud_service', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.service : ''", doc: 'The remote cloud service (S3, ...) for class cloud_service; else empty.' },
   { name: 'cloud_service_region', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.region : ''" },
@@ -113,6 +122,23 @@ const CLASS_LOWER: Record<string, string> = {};
 /** 'CROSS_ZONE' -> 'cross_zone' (memoized: a few symbols, millions of rows). */
 export function lowerClass(c: string): string {
   return (CLASS_LOWER[c] ??= c.toLowerCase());
+}
+
+/**
+ * The class whose price a flow pays: classes that name a place are priced by where that place is.
+ * `direct` (a CIDR mapped to a region and zone) costs what in-cluster traffic there would cost;
+ * `cloud_service` is free of transfer charges in the cluster's region and cross-region elsewhere.
+ * A place Tollgate does not know (no zone or region) keeps the class, priced as configured.
+ */
+export function pricedAs(cls: string, localZone: string, localRegion: string, remoteZone: string, remoteRegion: string): string {
+  if (cls === 'DIRECT') {
+    if (!remoteRegion || !localRegion) return 'direct';
+    if (remoteRegion !== localRegion) return 'cross_region';
+    if (!remoteZone || !localZone) return 'direct';
+    return remoteZone === localZone ? 'same_zone' : 'cross_zone';
+  }
+  if (cls === 'CLOUD_SERVICE' && remoteRegion && localRegion && remoteRegion !== localRegion) return 'cross_region';
+  return lowerClass(cls);
 }
 
 /** The unknown address (empty string in the record) as IPv6 '::'; a zone index (fe80::1%eth0) dropped. */

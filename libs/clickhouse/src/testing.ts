@@ -44,6 +44,8 @@ export function flowRow(p: Partial<FlowRow> = {}): FlowRow {
     remote_asn: 20712,
     remote_as_org: 'Andrews & Arnold Ltd',
     class: 'internet',
+    // A hand-made row is priced by its class unless the test says otherwise.
+    priced_as: p.priced_as ?? p.class ?? 'internet',
     cloud: 'aws',
     cloud_service: '',
     cloud_service_region: '',
