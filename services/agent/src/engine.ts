@@ -23,6 +23,10 @@ export interface EngineOptions {
   buffer: BatchQueue;
   /** Time of DESTROY lines without a timestamp. */
   now?: () => number;
+  /** Batches up to this seq were acknowledged before a restart: they are cut again (deterministic replay) but not sent. */
+  skipThroughSeq?: number;
+  /** Seq of the first batch (a restarted kernel agent continues its sequence). */
+  firstSeq?: number;
 }
 
 export interface EngineCounts {
@@ -37,11 +41,13 @@ export interface EngineCounts {
   origBytes: number;
   replyBytes: number;
   batches: number;
+  /** Batches cut again after a restart but not sent (acknowledged before it). */
+  skipped: number;
 }
 
 export class AgentEngine {
   readonly tracker = new FlowTracker();
-  readonly counts: EngineCounts = { dumpLines: 0, eventLines: 0, destroyEvents: 0, malformed: 0, truncated: 0, overruns: 0, dumpDeltas: 0, eventDeltas: 0, origBytes: 0, replyBytes: 0, batches: 0 };
+  readonly counts: EngineCounts = { dumpLines: 0, eventLines: 0, destroyEvents: 0, malformed: 0, truncated: 0, overruns: 0, dumpDeltas: 0, eventDeltas: 0, origBytes: 0, replyBytes: 0, batches: 0, skipped: 0 };
   private readonly o: EngineOptions;
   private readonly encode: (b: RawFlowBatch) => Buffer;
   private readonly scanD = new Scan();
@@ -60,6 +66,7 @@ export class AgentEngine {
 
   constructor(o: EngineOptions) {
     this.o = o;
+    this.seq = o.firstSeq ?? 0;
     const codec = o.registry.codec<RawFlowBatch>(Family.raw);
     this.encode = (b) => codec.encode(b);
   }
@@ -174,6 +181,11 @@ export class AgentEngine {
 
   private enqueue(flows: RawFlow[], windowStart: number, windowEnd: number): void {
     const o = this.o;
+    if (o.skipThroughSeq !== undefined && this.seq <= o.skipThroughSeq) {
+      this.seq++;
+      this.counts.skipped++;
+      return;
+    }
     let ob = 0;
     let rb = 0;
     for (const f of flows) {
@@ -184,12 +196,12 @@ export class AgentEngine {
     if (o.encoding === 'avro') {
       payload = this.encode({ cluster: o.cluster, node: o.node, agent_id: o.agentId, seq: this.seq, window_start: windowStart, window_end: windowEnd, flows });
     } else {
-      const tail = `,"node":${JSON.stringify(o.node)},"cluster":${JSON.stringify(o.cluster)},"window_start":${windowStart},"window_end":${windowEnd}}\n`;
+      const tail = `,"node":${JSON.stringify(o.node)},"cluster":${JSON.stringify(o.cluster)},"window_start":${windowStart},"window_end":${windowEnd},"agent_id":${JSON.stringify(o.agentId)},"seq":${this.seq}}\n`;
       payload = flows.map((f) => JSON.stringify(f).slice(0, -1) + tail).join('');
     }
     this.seq++;
     this.counts.batches++;
-    const item: OutItem = { payload, flows: flows.length, origBytes: ob, replyBytes: rb };
+    const item: OutItem = { payload, flows: flows.length, origBytes: ob, replyBytes: rb, seq: this.seq - 1 };
     o.buffer.push(item);
   }
 }

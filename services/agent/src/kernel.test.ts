@@ -17,7 +17,7 @@ import { createTopology, kernelUnavailable, type Topology } from './netns.testki
 
 const registry = SchemaRegistry.load();
 const codec = registry.codec<RawFlowBatch>(Family.raw);
-const logger = createLogger('silent');
+const logger = createLogger(process.env.TG_TEST_LOG === '1' ? 'debug' : 'silent');
 const why = kernelUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`CI: the kernel conntrack tests cannot run: ${why}`);
 if (why) console.log(`# SKIP kernel conntrack tests: ${why}`);
@@ -114,7 +114,9 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     const res = await t.traffic<{ ports: number[]; recv: number }>(t.a, ['tcp', '10.96.0.10', '80', '1000', '200']);
     assert.equal(res.recv, 200 * 70_000);
     await quiet();
-    t.exec(t.node, ['conntrack', '-D', '-p', 'tcp', '-s', '10.244.1.2', '-d', '10.96.0.10']);
+    // Destroyed one by one, as timeouts do: a burst of thousands of DESTROYs at once overruns the
+    // event socket (the next test), which this one is not about.
+    t.exec(t.node, ['sh', '-c', `for p in ${res.ports.join(' ')}; do conntrack -D -p tcp -s 10.244.1.2 -d 10.96.0.10 --orig-port-src $p >/dev/null 2>&1; done`]);
     await quiet();
     await r.agent.cycle();
     await r.agent.stop();
@@ -125,6 +127,25 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     assert.ok(mine.every((f) => f.final));
     const s = sum(mine);
     assert.deepEqual([s.ob, s.rb], [truth.ab, truth.ba]);
+    assert.equal(r.agent.stats().overruns, 0);
+  });
+
+  it('an event overrun (ENOBUFS, a burst of 3,000 DESTROYs) is counted and followed by a resync; the entries it hid are counted vanished', async () => {
+    const r = agentOn(t);
+    const send = `const d=require('node:dgram');const u=d.createSocket('udp4');let i=0;u.bind(0,()=>{const go=()=>{for(let k=0;k<500&&i<3000;k++,i++)u.send(Buffer.alloc(10),1000+i,'10.244.2.2');if(i<3000)setImmediate(go);else setTimeout(()=>u.close(),300)};go()})`;
+    t.exec(t.a, ['sh', '-c', `${JSON.stringify(process.execPath)} -e ${JSON.stringify(send)}`]);
+    await r.agent.start(); // the 3,000 UDP entries (one per destination port) are in the baseline
+    const before = r.agent.stats();
+    t.exec(t.node, ['sh', '-c', 'conntrack -D -p udp -s 10.244.1.2 >/dev/null 2>&1']);
+    for (let i = 0; i < 50 && r.agent.stats().cycles === before.cycles; i++) await sleep(100); // the resync runs by itself
+    await r.agent.cycle();
+    await r.agent.cycle();
+    await r.agent.stop();
+    const s = r.agent.stats();
+    assert.ok(s.overruns >= 1, `overruns ${s.overruns}`);
+    assert.ok(s.cycles >= before.cycles + 3, 'a resync dump followed the overrun');
+    assert.ok(s.destroyed + s.vanished >= 3000 && s.vanished > 0, `destroyed ${s.destroyed} + vanished ${s.vanished}`);
+    assert.ok(s.tracked < 100, `${s.tracked} tracked (the TCP entries of earlier tests in TIME_WAIT)`);
   });
 
   it('UDP through the Service IP and IPv6 TCP and UDP: exact bytes (payload + headers) and nft counters', async () => {
