@@ -180,6 +180,7 @@ export function createAgent(deps: AgentDeps): Agent {
       lastError = undefined;
       m?.tollgate_agent_cycles_total.inc({ result: 'ok' });
       m?.tollgate_agent_cycle_seconds.observe((performance.now() - t0) / 1000);
+      log.debug({ ms: Math.round(performance.now() - t0), tracked: engine.tracker.tracked, deltas: engine.counts.dumpDeltas }, 'poll');
     } catch (err) {
       engine.abortDump();
       failedCycles++;
