@@ -179,8 +179,14 @@ export async function benchAgent(): Promise<Record<string, number | boolean>> {
   try {
     await writeDump(d1, n, () => 0);
     await writeDump(d2, n, (i) => (i % 10 === 0 ? 1500 : 0));
-    const split = await run('split', [d2]);
-    const cycle = await run('cycle', [d1, d2]);
+    // two rounds each; the faster (least disturbed on a shared machine) counts, the higher RSS
+    const fastest = async (mode: string, args: string[]) => {
+      const r = [await run(mode, args), await run(mode, args)];
+      const best = r.reduce((a, b) => (b.ms! < a.ms! ? b : a));
+      return { ...best, rss_mb: Math.max(...r.map((x) => x.rss_mb!)) };
+    };
+    const split = await fastest('split', [d2]);
+    const cycle = await fastest('cycle', [d1, d2]);
     fig.agent_cycle_ms_1m = Math.round(cycle.ms!);
     fig.agent_split_ms_1m = Math.round(split.ms!);
     fig.agent_rss_mb_1m = Math.round(cycle.rss_mb!);
@@ -211,10 +217,20 @@ export async function benchAgent(): Promise<Record<string, number | boolean>> {
     const t0 = performance.now();
     await fillKernelTable(ns, n);
     log(`agent bench: filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const t = performance.now();
-    sh('sh', ['-c', `ip netns exec ${ns} conntrack -L -o extended,id > /dev/null 2>&1`]);
-    fig.conntrack_list_ms_1m = Math.round(performance.now() - t);
-    const k = await run('kernel', [ns]);
+    // The machine is shared: three alternating rounds of the tool alone and of the agent; the
+    // fastest of each (the least disturbed) are compared.
+    const lists: number[] = [];
+    const runs: Array<Record<string, number>> = [];
+    for (let round = 0; round < 3; round++) {
+      const t = performance.now();
+      sh('sh', ['-c', `ip netns exec ${ns} conntrack -L -o extended,id > /dev/null 2>&1`]);
+      lists.push(performance.now() - t);
+      runs.push(await run('kernel', [ns]));
+    }
+    fig.conntrack_list_ms_1m = Math.round(Math.min(...lists));
+    const k = runs.reduce((a, b) => (b.ms! < a.ms! ? b : a));
+    k.rss_mb = Math.max(...runs.map((r) => r.rss_mb!));
+    log(`agent bench: conntrack -L rounds ${lists.map(Math.round).join(', ')} ms; agent rounds ${runs.map((r) => Math.round(r.ms!)).join(', ')} ms`);
     fig.agent_kernel_cycle_ms_1m = Math.round(k.ms!);
     fig.agent_kernel_rss_mb_1m = Math.round(k.rss_mb!);
     fig.agent_kernel_cpu_ms_1m = Math.round(k.cpu_ms!);
