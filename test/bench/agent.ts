@@ -180,7 +180,7 @@ export async function benchAgent(): Promise<Record<string, number | boolean>> {
     await writeDump(d1, n, () => 0);
     await writeDump(d2, n, (i) => (i % 10 === 0 ? 1500 : 0));
     // two rounds each; the faster (least disturbed on a shared machine) counts, the higher RSS
-    const fastest = async (mode: string, args: string[]) => {
+    const fastest = async (mode: string, args: string[]): Promise<Record<string, number>> => {
       const r = [await run(mode, args), await run(mode, args)];
       const best = r.reduce((a, b) => (b.ms! < a.ms! ? b : a));
       return { ...best, rss_mb: Math.max(...r.map((x) => x.rss_mb!)) };
