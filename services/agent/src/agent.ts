@@ -123,6 +123,7 @@ export function createAgent(deps: AgentDeps): Agent {
     encoding: deps.output.kind === 'stdout' ? 'json' : 'avro',
     registry: deps.registry,
     buffer,
+    alwaysEmit: kind === 'replay',
     // a replay cuts the same batches again and skips the acknowledged ones; the kernel continues its sequence
     ...(resumeSeq !== undefined ? (kind === 'replay' ? { skipThroughSeq: resumeSeq } : { firstSeq: resumeSeq + 1 }) : {}),
   });

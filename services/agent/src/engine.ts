@@ -42,6 +42,11 @@ export interface EngineOptions {
   skipThroughSeq?: number;
   /** Seq of the first batch (a restarted kernel agent continues its sequence). */
   firstSeq?: number;
+  /**
+   * Never defer or drop a delta for backpressure (a replay, which paces itself before each tick
+   * instead): its batch cuts then depend on the input alone, which a resumed replay relies on.
+   */
+  alwaysEmit?: boolean;
 }
 
 export interface EngineCounts {
@@ -173,7 +178,7 @@ export class AgentEngine {
       return;
     }
     this.counts.dumpLines++;
-    if (this.tracker.dump(s, this.dumpTime, !this.o.buffer.soft, this.delta)) {
+    if (this.tracker.dump(s, this.dumpTime, this.o.alwaysEmit === true || !this.o.buffer.soft, this.delta)) {
       this.counts.dumpDeltas++;
       this.add(this.dumpFlows, rawFlowOf(s, this.delta));
       if (this.dumpFlows.length >= this.o.batchMaxFlows) this.flushDump();
@@ -191,7 +196,7 @@ export class AgentEngine {
     if (s.event !== EventType.Destroy) return;
     this.counts.destroyEvents++;
     const time = s.time >= 0 ? s.time : (this.o.now ?? Date.now)();
-    if (this.tracker.destroy(s, time, !this.o.buffer.hard, this.delta)) {
+    if (this.tracker.destroy(s, time, this.o.alwaysEmit === true || !this.o.buffer.hard, this.delta)) {
       this.counts.eventDeltas++;
       this.add(this.eventFlows, rawFlowOf(s, this.delta));
       if (time < this.eventMin) this.eventMin = time;
