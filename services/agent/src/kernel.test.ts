@@ -2,7 +2,8 @@
 // Truth computed independently of the agent: nftables counters on the node's forward path (same
 // L3 lengths conntrack counts) and, for UDP, payload + header arithmetic.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -214,6 +215,28 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     const billed = sum([...r1.flows, ...r2.flows].filter((f) => f.original.sport === port && f.original.dst === '10.244.2.2'));
     assert.equal(billed.ob, truth.ab);
     assert.ok(billed.ob > 66_000 && billed.ob < 66_000 + 5_000, 'the 5,000 bytes before the first agent are not billed');
+  });
+
+  it('nf_conntrack_acct off: one clear warning, or with TOLLGATE_CONNTRACK_ENABLE_ACCT the agent turns it on', async () => {
+    const ns = `${t.node}x`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_acct=0']);
+      const lines: string[] = [];
+      const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) });
+      const output: AgentOutput = { kind: 'custom', deliver: async () => {} };
+      const warnLog = createLogger('warn', sink);
+      const [off] = agentsFromConfig(loadAgentConfig({ TOLLGATE_CONNTRACK_NETNS: ns, TOLLGATE_NODE_NAME: 'n' }), { registry, logger: warnLog, output });
+      await off!.start();
+      await off!.stop();
+      assert.equal(lines.filter((l) => /nf_conntrack_acct is 0/.test(l)).length, 1, lines.join(''));
+      const [on] = agentsFromConfig(loadAgentConfig({ TOLLGATE_CONNTRACK_NETNS: ns, TOLLGATE_NODE_NAME: 'n', TOLLGATE_CONNTRACK_ENABLE_ACCT: 'true' }), { registry, logger, output });
+      await on!.start();
+      await on!.stop();
+      assert.equal(execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.netfilter.nf_conntrack_acct'], { encoding: 'utf8' }).trim(), '1');
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('`tollgate agent --output stdout` inside the namespace prints JSON lines of the flows, summing to the kernel counters', async () => {
