@@ -44,6 +44,7 @@ export const agent = {
   conntrackBin: str('TOLLGATE_CONNTRACK_BIN', 'The conntrack tool (Debian package conntrack) the kernel source runs.', 'conntrack'),
   conntrackNetns: str('TOLLGATE_CONNTRACK_NETNS', 'Read the table of this network namespace (`ip netns` name) instead of the agent\'s own.', ''),
   eventBufferBytes: int('TOLLGATE_CONNTRACK_EVENT_BUFFER_BYTES', 'Netlink receive buffer of the DESTROY event stream (conntrack -E -b). Overruns are counted and followed by a full resync.', 8 * 1024 * 1024, 65_536, 1_073_741_824),
+  stateDir: str('TOLLGATE_AGENT_STATE_DIR', 'Directory of the agent\'s acknowledged position (agent_id, batch seq; a replay resumes after the last acknowledged batch). Empty: a restart starts afresh.', ''),
   enableAcct: bool('TOLLGATE_CONNTRACK_ENABLE_ACCT', 'At start, turn net.netfilter.nf_conntrack_acct on if it is off (needs a writable /proc/sys). Off: the agent warns that entries carry no counters.', false),
 };
 

@@ -159,85 +159,103 @@ export function scanLine(buf: Buffer, start: number, end: number, s: Scan): Line
   let h = FNV_OFFSET;
   h = Math.imul(h ^ s.protocol, FNV_PRIME);
   let tuple = 0; // 1 = original, 2 = reply
+  // One pass per token: the key up to '=', then the value, read as a number on the way.
   while (p < end) {
-    while (p < end && isSpace(buf[p]!)) p++;
+    let c = buf[p]!;
+    while (c <= SP && ++p < end) c = buf[p]!;
     if (p >= end) break;
     const a = p;
-    let eq = -1;
-    while (p < end && !isSpace(buf[p]!)) {
-      if (eq < 0 && buf[p] === EQ) eq = p;
+    while (c !== EQ && c > SP && ++p < end) c = buf[p]!;
+    if (c !== EQ) continue; // timeout, state, [ASSURED], [UNREPLIED], [USERSPACE]
+    const klen = p - a;
+    const v0 = ++p;
+    const c0 = buf[a]!;
+    const c1 = buf[a + 1]!;
+    if (klen === 3 && (c0 === 0x73 || c0 === 0x64) && (c1 === 0x72 || c1 === 0x73)) {
+      // src= / dst=: an address; in the original tuple its bytes are identity
+      if (c0 === 0x73) tuple++;
+      if (tuple === 1) {
+        h = Math.imul(h ^ c0, FNV_PRIME);
+        while (p < end) {
+          c = buf[p]!;
+          if (c <= SP) break;
+          h = Math.imul(h ^ c, FNV_PRIME);
+          p++;
+        }
+        if (c0 === 0x73) {
+          s.oSrc0 = v0;
+          s.oSrc1 = p;
+        } else {
+          s.oDst0 = v0;
+          s.oDst1 = p;
+        }
+      } else {
+        while (p < end && buf[p]! > SP) p++;
+        if (tuple === 2) {
+          if (c0 === 0x73) {
+            s.rSrc0 = v0;
+            s.rSrc1 = p;
+          } else {
+            s.rDst0 = v0;
+            s.rDst1 = p;
+          }
+        }
+      }
+      continue;
+    }
+    let v = 0;
+    let digits = true;
+    while (p < end) {
+      c = buf[p]!;
+      if (c <= SP) break;
+      const d = c - 0x30;
+      if (d >= 0 && d <= 9) v = v * 10 + d;
+      else digits = false;
       p++;
     }
-    if (eq < 0) continue; // timeout, state, [ASSURED], [UNREPLIED], [USERSPACE]
-    const klen = eq - a;
-    const v0 = eq + 1;
-    const c0 = buf[a]!;
-    if (klen === 3 && c0 === 0x73 && buf[a + 1] === 0x72 && buf[a + 2] === 0x63) {
-      // src=
-      tuple++;
-      if (tuple === 1) {
-        s.oSrc0 = v0;
-        s.oSrc1 = p;
-      } else if (tuple === 2) {
-        s.rSrc0 = v0;
-        s.rSrc1 = p;
-      }
-    } else if (klen === 3 && c0 === 0x64 && buf[a + 1] === 0x73 && buf[a + 2] === 0x74) {
-      // dst=
-      if (tuple === 1) {
-        s.oDst0 = v0;
-        s.oDst1 = p;
-      } else if (tuple === 2) {
-        s.rDst0 = v0;
-        s.rDst1 = p;
-      }
-    } else if (klen === 5 && c0 === 0x73 && buf[a + 1] === 0x70) {
-      // sport=
-      const v = num(buf, v0, p);
-      if (!(v <= 65535)) return LineKind.Malformed;
-      if (tuple === 1) s.oSport = v;
-      else if (tuple === 2) s.rSport = v;
-    } else if (klen === 5 && c0 === 0x64 && buf[a + 1] === 0x70) {
-      // dport=
-      const v = num(buf, v0, p);
-      if (!(v <= 65535)) return LineKind.Malformed;
-      if (tuple === 1) s.oDport = v;
+    if (p === v0) digits = false;
+    const identity = tuple === 1;
+    if (klen === 5 && c1 === 0x70 && (c0 === 0x73 || c0 === 0x64)) {
+      // sport= dport=
+      if (!digits || v > 65535) return LineKind.Malformed;
+      if (c0 === 0x73) {
+        if (tuple === 1) s.oSport = v;
+        else if (tuple === 2) s.rSport = v;
+      } else if (tuple === 1) s.oDport = v;
       else if (tuple === 2) s.rDport = v;
-    } else if (klen === 7 && c0 === 0x70 && buf[a + 1] === 0x61) {
-      // packets=
-      const v = num(buf, v0, p);
-      if (!(v >= 0)) return LineKind.Malformed;
+    } else if (klen === 7 && c0 === 0x70 && c1 === 0x61) {
+      // packets= (counters are not identity)
+      if (!digits) return LineKind.Malformed;
       if (tuple === 1) s.origPackets = v;
       else if (tuple === 2) s.replyPackets = v;
-      continue; // counters are not identity
-    } else if (klen === 5 && c0 === 0x62 && buf[a + 1] === 0x79) {
+      continue;
+    } else if (klen === 5 && c0 === 0x62 && c1 === 0x79) {
       // bytes=
-      const v = num(buf, v0, p);
-      if (!(v >= 0)) return LineKind.Malformed;
+      if (!digits) return LineKind.Malformed;
       if (tuple === 1) s.origBytes = v;
       else if (tuple === 2) s.replyBytes = v;
       continue;
-    } else if (klen === 2 && c0 === 0x69 && buf[a + 1] === 0x64) {
+    } else if (klen === 2 && c0 === 0x69 && c1 === 0x64) {
       // id= (the last one is the conntrack id; an ICMP tuple's id= is part of the tuple)
-      s.id = num(buf, v0, p);
-    } else if (klen === 4 && c0 === 0x7a && buf[a + 1] === 0x6f) {
+      s.id = digits ? v : NaN;
+    } else if (klen === 4 && c0 === 0x7a && c1 === 0x6f) {
       // zone=
-      s.zone = num(buf, v0, p);
-      if (!(s.zone >= 0)) return LineKind.Malformed;
+      if (!digits) return LineKind.Malformed;
+      s.zone = v;
       continue;
-    } else if (klen === 4 && c0 === 0x6d && buf[a + 1] === 0x61) {
+    } else if (klen === 4 && c0 === 0x6d && c1 === 0x61) {
       // mark=
-      s.mark = num(buf, v0, p);
+      s.mark = digits ? v : 0;
       continue;
-    } else if (klen === 10 && c0 === 0x64 && buf[a + 1] === 0x65) {
+    } else if (klen === 10 && c0 === 0x64 && c1 === 0x65) {
       // delta-time=
-      s.deltaTime = num(buf, v0, p);
+      s.deltaTime = digits ? v : -1;
       continue;
     }
-    if (tuple === 1) {
-      // every key=value of the original tuple but the counters is identity
-      for (let i = a; i < p; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME);
-      h = Math.imul(h ^ SP, FNV_PRIME);
+    if (identity) {
+      // the other key=values of the original tuple (ports, ICMP type/code/id) are identity too
+      h = Math.imul(h ^ (klen * 256 + c0), FNV_PRIME);
+      h = Math.imul(h ^ (digits ? v : p - v0), FNV_PRIME);
     }
   }
   s.tuples = tuple;

@@ -13,6 +13,7 @@ import { AckBuffer, type AgentOutput, type OutItem } from './buffer.ts';
 import { AgentEngine, type EngineCounts } from './engine.ts';
 import type { KernelConntrack } from './kernel.ts';
 import { agentMetrics } from './metrics.ts';
+import { readState, StateWriter } from './state.ts';
 
 export type AgentSource =
   | { kind: 'kernel'; kernel: KernelConntrack; pollIntervalMs: number; enableAcct: boolean }
@@ -34,6 +35,8 @@ export interface AgentDeps {
   metrics?: Registry;
   /** Retry pacing of failed deliveries (tests shorten it). */
   retryBaseMs?: number;
+  /** File of the acknowledged position (agent_id, seq; state.ts); none: a restart starts afresh. */
+  statePath?: string;
 }
 
 export interface AgentStats extends TrackerStats, EngineCounts {
@@ -64,7 +67,14 @@ export function createAgent(deps: AgentDeps): Agent {
   if (!node) throw new RangeError('agent: node name is empty');
   if (!Number.isInteger(batchMaxFlows) || batchMaxFlows < 1) throw new RangeError(`agent: batchMaxFlows must be a positive integer, got ${batchMaxFlows}`);
   const log = deps.logger;
-  const agentId = deps.agentId ?? `${node}@${new Date().toISOString()}`;
+  const kind = source.kind === 'kernel' ? 'kernel' : 'replay';
+  const saved = deps.statePath ? readState(deps.statePath) : undefined;
+  if (saved && (saved.node !== node || saved.source !== kind || saved.batchMaxFlows !== batchMaxFlows)) {
+    throw new Error(`agent state ${deps.statePath} is of node ${saved.node}, source ${saved.source}, ${saved.batchMaxFlows} flows per batch: not this agent's (remove it to start afresh)`);
+  }
+  const agentId = saved?.agentId ?? deps.agentId ?? `${node}@${new Date().toISOString()}`;
+  const state = deps.statePath ? new StateWriter(deps.statePath, saved ?? { version: 1, agentId, node, source: kind, batchMaxFlows, ackedSeq: -1 }) : undefined;
+  if (saved) log.info({ agentId, ackedSeq: saved.ackedSeq }, 'resuming from the acknowledged position');
   const m = deps.metrics ? agentMetrics.instruments(deps.metrics) : undefined;
   const sm = deps.metrics ? stageMetrics.instruments(deps.metrics) : undefined;
   const acked = { messages: 0, flows: 0, ackedOrigBytes: 0, ackedReplyBytes: 0, lostFlows: 0, lostBytes: 0 };
@@ -74,6 +84,8 @@ export function createAgent(deps: AgentDeps): Agent {
     log,
     {
       onAcked(items: readonly OutItem[]) {
+        const last = items[items.length - 1]?.seq;
+        if (state && last !== undefined) state.acked(last);
         for (const i of items) {
           acked.messages++;
           acked.flows += i.flows;
@@ -102,7 +114,19 @@ export function createAgent(deps: AgentDeps): Agent {
     },
     { retryBaseMs: deps.retryBaseMs ?? 200 },
   );
-  const engine = new AgentEngine({ cluster, node, agentId, batchMaxFlows, encoding: deps.output.kind === 'stdout' ? 'json' : 'avro', registry: deps.registry, buffer });
+  const resumeSeq = saved ? saved.ackedSeq : undefined;
+  const engine = new AgentEngine({
+    cluster,
+    node,
+    agentId,
+    batchMaxFlows,
+    encoding: deps.output.kind === 'stdout' ? 'json' : 'avro',
+    registry: deps.registry,
+    buffer,
+    alwaysEmit: kind === 'replay',
+    // a replay cuts the same batches again and skips the acknowledged ones; the kernel continues its sequence
+    ...(resumeSeq !== undefined ? (kind === 'replay' ? { skipThroughSeq: resumeSeq } : { firstSeq: resumeSeq + 1 }) : {}),
+  });
   let lastTick = 0;
   let cycles = 0;
   let failedCycles = 0;
@@ -157,6 +181,7 @@ export function createAgent(deps: AgentDeps): Agent {
       lastError = undefined;
       m?.tollgate_agent_cycles_total.inc({ result: 'ok' });
       m?.tollgate_agent_cycle_seconds.observe((performance.now() - t0) / 1000);
+      log.debug({ ms: Math.round(performance.now() - t0), tracked: engine.tracker.tracked, deltas: engine.counts.dumpDeltas }, 'poll');
     } catch (err) {
       engine.abortDump();
       failedCycles++;
@@ -266,6 +291,7 @@ export function createAgent(deps: AgentDeps): Agent {
   async function finish(): Promise<void> {
     engine.flushEvents();
     await buffer.close(deps.flushTimeoutMs ?? 15_000);
+    state?.write();
     publish();
   }
 

@@ -14,6 +14,8 @@ export interface OutItem {
   flows: number;
   origBytes: number;
   replyBytes: number;
+  /** Batch sequence number (per agent_id). */
+  seq?: number;
 }
 
 /** Where batches go. `deliver` resolves once the items are safe (acknowledged). */

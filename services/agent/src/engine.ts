@@ -3,7 +3,22 @@
 // Nothing per entry is kept but the tracker's compact state; strings are made only for deltas.
 import { type Delta, EventType, FlowTracker, LineKind, LineSplitter, rawFlowOf, Scan, scanLine, type TrackerStats } from '@tollgate/conntrack';
 import { Family, type RawFlow, type RawFlowBatch, type SchemaRegistry } from '@tollgate/schema';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { OutItem } from './buffer.ts';
+
+// A dump streams hundreds of MB through 64 KiB chunks that are garbage once scanned; V8 collects
+// them only when its external-memory budget (tens of MB) runs out. A young-generation collection
+// every 8 MiB read (about 1 ms) keeps them from adding to the agent's peak RSS.
+const minorGc = (() => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as ((o: { type: 'minor' }) => void) | undefined;
+    return gc ? () => gc({ type: 'minor' }) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
 
 /** What the engine hands batches to (the AckBuffer, or a plain collector). */
 export interface BatchQueue {
@@ -23,6 +38,15 @@ export interface EngineOptions {
   buffer: BatchQueue;
   /** Time of DESTROY lines without a timestamp. */
   now?: () => number;
+  /** Batches up to this seq were acknowledged before a restart: they are cut again (deterministic replay) but not sent. */
+  skipThroughSeq?: number;
+  /** Seq of the first batch (a restarted kernel agent continues its sequence). */
+  firstSeq?: number;
+  /**
+   * Never defer or drop a delta for backpressure (a replay, which paces itself before each tick
+   * instead): its batch cuts then depend on the input alone, which a resumed replay relies on.
+   */
+  alwaysEmit?: boolean;
 }
 
 export interface EngineCounts {
@@ -37,11 +61,13 @@ export interface EngineCounts {
   origBytes: number;
   replyBytes: number;
   batches: number;
+  /** Batches cut again after a restart but not sent (acknowledged before it). */
+  skipped: number;
 }
 
 export class AgentEngine {
   readonly tracker = new FlowTracker();
-  readonly counts: EngineCounts = { dumpLines: 0, eventLines: 0, destroyEvents: 0, malformed: 0, truncated: 0, overruns: 0, dumpDeltas: 0, eventDeltas: 0, origBytes: 0, replyBytes: 0, batches: 0 };
+  readonly counts: EngineCounts = { dumpLines: 0, eventLines: 0, destroyEvents: 0, malformed: 0, truncated: 0, overruns: 0, dumpDeltas: 0, eventDeltas: 0, origBytes: 0, replyBytes: 0, batches: 0, skipped: 0 };
   private readonly o: EngineOptions;
   private readonly encode: (b: RawFlowBatch) => Buffer;
   private readonly scanD = new Scan();
@@ -60,6 +86,7 @@ export class AgentEngine {
 
   constructor(o: EngineOptions) {
     this.o = o;
+    this.seq = o.firstSeq ?? 0;
     const codec = o.registry.codec<RawFlowBatch>(Family.raw);
     this.encode = (b) => codec.encode(b);
   }
@@ -83,6 +110,17 @@ export class AgentEngine {
 
   dumpChunk(chunk: Buffer): void {
     this.dumpSplit.push(chunk);
+    this.consumed(chunk.length);
+  }
+
+  private sinceGc = 0;
+  /** Chunks read are garbage at once: a young-generation collection every 8 MiB returns them (peak RSS). */
+  private consumed(n: number): void {
+    this.sinceGc += n;
+    if (this.sinceGc >= 8 << 20) {
+      this.sinceGc = 0;
+      minorGc?.();
+    }
   }
 
   /** The dump completed: forget what two dumps missed, ship the partial batch. */
@@ -104,6 +142,7 @@ export class AgentEngine {
 
   eventChunk(chunk: Buffer): void {
     this.eventSplit.push(chunk);
+    this.consumed(chunk.length);
   }
 
   /** The event stream ended (restart): a cut last line is counted. */
@@ -139,7 +178,7 @@ export class AgentEngine {
       return;
     }
     this.counts.dumpLines++;
-    if (this.tracker.dump(s, this.dumpTime, !this.o.buffer.soft, this.delta)) {
+    if (this.tracker.dump(s, this.dumpTime, this.o.alwaysEmit === true || !this.o.buffer.soft, this.delta)) {
       this.counts.dumpDeltas++;
       this.add(this.dumpFlows, rawFlowOf(s, this.delta));
       if (this.dumpFlows.length >= this.o.batchMaxFlows) this.flushDump();
@@ -157,7 +196,7 @@ export class AgentEngine {
     if (s.event !== EventType.Destroy) return;
     this.counts.destroyEvents++;
     const time = s.time >= 0 ? s.time : (this.o.now ?? Date.now)();
-    if (this.tracker.destroy(s, time, !this.o.buffer.hard, this.delta)) {
+    if (this.tracker.destroy(s, time, this.o.alwaysEmit === true || !this.o.buffer.hard, this.delta)) {
       this.counts.eventDeltas++;
       this.add(this.eventFlows, rawFlowOf(s, this.delta));
       if (time < this.eventMin) this.eventMin = time;
@@ -174,6 +213,11 @@ export class AgentEngine {
 
   private enqueue(flows: RawFlow[], windowStart: number, windowEnd: number): void {
     const o = this.o;
+    if (o.skipThroughSeq !== undefined && this.seq <= o.skipThroughSeq) {
+      this.seq++;
+      this.counts.skipped++;
+      return;
+    }
     let ob = 0;
     let rb = 0;
     for (const f of flows) {
@@ -184,12 +228,12 @@ export class AgentEngine {
     if (o.encoding === 'avro') {
       payload = this.encode({ cluster: o.cluster, node: o.node, agent_id: o.agentId, seq: this.seq, window_start: windowStart, window_end: windowEnd, flows });
     } else {
-      const tail = `,"node":${JSON.stringify(o.node)},"cluster":${JSON.stringify(o.cluster)},"window_start":${windowStart},"window_end":${windowEnd}}\n`;
+      const tail = `,"node":${JSON.stringify(o.node)},"cluster":${JSON.stringify(o.cluster)},"window_start":${windowStart},"window_end":${windowEnd},"agent_id":${JSON.stringify(o.agentId)},"seq":${this.seq}}\n`;
       payload = flows.map((f) => JSON.stringify(f).slice(0, -1) + tail).join('');
     }
     this.seq++;
     this.counts.batches++;
-    const item: OutItem = { payload, flows: flows.length, origBytes: ob, replyBytes: rb };
+    const item: OutItem = { payload, flows: flows.length, origBytes: ob, replyBytes: rb, seq: this.seq - 1 };
     o.buffer.push(item);
   }
 }

@@ -1,5 +1,6 @@
 // All of the agent's production wiring, from its settings and dependencies: the source named by
 // TOLLGATE_AGENT_SOURCE, the output named by TOLLGATE_AGENT_OUTPUT (or --output), the buffer.
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ConfigError } from '@tollgate/config';
 import type { Logger } from '@tollgate/log';
@@ -47,6 +48,8 @@ function outputOf(cfg: AgentConfig, rt: AgentRuntime, node: string): AgentOutput
   return kafkaOutput(rt.producer, rt.topic, node);
 }
 
+const statePath = (cfg: AgentConfig, node: string) => (cfg.stateDir ? join(cfg.stateDir, `agent-${node.replace(/[^A-Za-z0-9._-]/g, '_')}.json`) : undefined);
+
 /** The agents a configuration asks for: one on the kernel source, or one per simulated node replayed. */
 export function agentsFromConfig(cfg: AgentConfig, rt: AgentRuntime): Agent[] {
   const common = { cluster: cfg.cluster, batchMaxFlows: cfg.batchMaxFlows, registry: rt.registry, bufferMaxBytes: cfg.bufferMaxBytes, flushTimeoutMs: cfg.flushTimeoutMs, metrics: rt.metrics };
@@ -59,6 +62,7 @@ export function agentsFromConfig(cfg: AgentConfig, rt: AgentRuntime): Agent[] {
         node: cfg.nodeName,
         logger,
         output: outputOf(cfg, rt, cfg.nodeName),
+        statePath: statePath(cfg, cfg.nodeName),
         source: { kind: 'kernel', kernel, pollIntervalMs: cfg.pollIntervalMs, enableAcct: cfg.enableAcct },
       }),
     ];
@@ -76,6 +80,7 @@ export function agentsFromConfig(cfg: AgentConfig, rt: AgentRuntime): Agent[] {
       node,
       logger: rt.logger.child({ component: 'agent', node }),
       output: outputOf(cfg, rt, node),
+      statePath: statePath(cfg, node),
       source: { kind: 'replay', ticks: scenario.ticks(node) },
       // one process replays every node: the metrics registry would mix them
       metrics: nodes.length === 1 ? rt.metrics : undefined,

@@ -2,7 +2,8 @@
 // Truth computed independently of the agent: nftables counters on the node's forward path (same
 // L3 lengths conntrack counts) and, for UDP, payload + header arithmetic.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +18,7 @@ import { createTopology, kernelUnavailable, type Topology } from './netns.testki
 
 const registry = SchemaRegistry.load();
 const codec = registry.codec<RawFlowBatch>(Family.raw);
-const logger = createLogger('silent');
+const logger = createLogger(process.env.TG_TEST_LOG === '1' ? 'debug' : 'silent');
 const why = kernelUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`CI: the kernel conntrack tests cannot run: ${why}`);
 if (why) console.log(`# SKIP kernel conntrack tests: ${why}`);
@@ -114,7 +115,9 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     const res = await t.traffic<{ ports: number[]; recv: number }>(t.a, ['tcp', '10.96.0.10', '80', '1000', '200']);
     assert.equal(res.recv, 200 * 70_000);
     await quiet();
-    t.exec(t.node, ['conntrack', '-D', '-p', 'tcp', '-s', '10.244.1.2', '-d', '10.96.0.10']);
+    // Destroyed one by one, as timeouts do: a burst of thousands of DESTROYs at once overruns the
+    // event socket (the next test), which this one is not about.
+    t.exec(t.node, ['sh', '-c', `for p in ${res.ports.join(' ')}; do conntrack -D -p tcp -s 10.244.1.2 -d 10.96.0.10 --orig-port-src $p >/dev/null 2>&1; done`]);
     await quiet();
     await r.agent.cycle();
     await r.agent.stop();
@@ -125,6 +128,25 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     assert.ok(mine.every((f) => f.final));
     const s = sum(mine);
     assert.deepEqual([s.ob, s.rb], [truth.ab, truth.ba]);
+    assert.equal(r.agent.stats().overruns, 0);
+  });
+
+  it('an event overrun (ENOBUFS, a burst of 3,000 DESTROYs) is counted and followed by a resync; the entries it hid are counted vanished', async () => {
+    const r = agentOn(t);
+    const send = `const d=require('node:dgram');const u=d.createSocket('udp4');let i=0;u.bind(0,()=>{const go=()=>{for(let k=0;k<500&&i<3000;k++,i++)u.send(Buffer.alloc(10),1000+i,'10.244.2.2');if(i<3000)setImmediate(go);else setTimeout(()=>u.close(),300)};go()})`;
+    t.exec(t.a, ['sh', '-c', `${JSON.stringify(process.execPath)} -e ${JSON.stringify(send)}`]);
+    await r.agent.start(); // the 3,000 UDP entries (one per destination port) are in the baseline
+    const before = r.agent.stats();
+    t.exec(t.node, ['sh', '-c', 'conntrack -D -p udp -s 10.244.1.2 >/dev/null 2>&1']);
+    for (let i = 0; i < 50 && r.agent.stats().cycles === before.cycles; i++) await sleep(100); // the resync runs by itself
+    await r.agent.cycle();
+    await r.agent.cycle();
+    await r.agent.stop();
+    const s = r.agent.stats();
+    assert.ok(s.overruns >= 1, `overruns ${s.overruns}`);
+    assert.ok(s.cycles >= before.cycles + 3, 'a resync dump followed the overrun');
+    assert.ok(s.destroyed + s.vanished >= 3000 && s.vanished > 0, `destroyed ${s.destroyed} + vanished ${s.vanished}`);
+    assert.ok(s.tracked < 100, `${s.tracked} tracked (the TCP entries of earlier tests in TIME_WAIT)`);
   });
 
   it('UDP through the Service IP and IPv6 TCP and UDP: exact bytes (payload + headers) and nft counters', async () => {
@@ -193,6 +215,28 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     const billed = sum([...r1.flows, ...r2.flows].filter((f) => f.original.sport === port && f.original.dst === '10.244.2.2'));
     assert.equal(billed.ob, truth.ab);
     assert.ok(billed.ob > 66_000 && billed.ob < 66_000 + 5_000, 'the 5,000 bytes before the first agent are not billed');
+  });
+
+  it('nf_conntrack_acct off: one clear warning, or with TOLLGATE_CONNTRACK_ENABLE_ACCT the agent turns it on', async () => {
+    const ns = `${t.node}x`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.netfilter.nf_conntrack_acct=0']);
+      const lines: string[] = [];
+      const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) });
+      const output: AgentOutput = { kind: 'custom', deliver: async () => {} };
+      const warnLog = createLogger('warn', sink);
+      const [off] = agentsFromConfig(loadAgentConfig({ TOLLGATE_CONNTRACK_NETNS: ns, TOLLGATE_NODE_NAME: 'n' }), { registry, logger: warnLog, output });
+      await off!.start();
+      await off!.stop();
+      assert.equal(lines.filter((l) => /nf_conntrack_acct is 0/.test(l)).length, 1, lines.join(''));
+      const [on] = agentsFromConfig(loadAgentConfig({ TOLLGATE_CONNTRACK_NETNS: ns, TOLLGATE_NODE_NAME: 'n', TOLLGATE_CONNTRACK_ENABLE_ACCT: 'true' }), { registry, logger, output });
+      await on!.start();
+      await on!.stop();
+      assert.equal(execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.netfilter.nf_conntrack_acct'], { encoding: 'utf8' }).trim(), '1');
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('`tollgate agent --output stdout` inside the namespace prints JSON lines of the flows, summing to the kernel counters', async () => {
