@@ -6,13 +6,23 @@ import type { Logger } from '@tollgate/log';
 import type { Registry } from '@tollgate/metrics';
 import type { Producer } from '@tollgate/pipeline';
 import type { SchemaRegistry } from '@tollgate/schema';
-import type { Scenario } from '@tollgate/sim';
 import { formatEntry, type ConntrackTick } from '@tollgate/conntrack';
 import { AgentEngine } from './engine.ts';
 import { createAgent, type Agent } from './agent.ts';
 import { kafkaOutput, streamOutput, type AgentOutput } from './buffer.ts';
 import type { AgentConfig } from './config.ts';
 import { KernelConntrack } from './kernel.ts';
+
+/**
+ * A recorded cluster to replay (TOLLGATE_AGENT_SOURCE=sim): its nodes and each node's ticks. The
+ * simulated cluster (libs/sim, wired in by the CLI's sim module) is one; the agent does not
+ * depend on it.
+ */
+export interface ReplayCluster {
+  readonly cluster: string;
+  readonly nodes: readonly string[];
+  ticks(node: string): Iterable<ConntrackTick>;
+}
 
 export interface AgentRuntime {
   registry: SchemaRegistry;
@@ -25,7 +35,7 @@ export interface AgentRuntime {
   /** Needed with output stdout (default process.stdout). */
   stdout?: Writable;
   /** Needed with source sim. */
-  scenario?: Scenario;
+  scenario?: ReplayCluster;
   /** An output to use instead of the configured one (tests, embedding). */
   output?: AgentOutput;
 }

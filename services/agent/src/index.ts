@@ -2,7 +2,7 @@
 export { createAgent } from './agent.ts';
 export type { Agent, AgentDeps, AgentSource, AgentStats } from './agent.ts';
 export { agentsFromConfig, replayMessages } from './factory.ts';
-export type { AgentRuntime } from './factory.ts';
+export type { AgentRuntime, ReplayCluster } from './factory.ts';
 export { loadAgentConfig } from './config.ts';
 export type { AgentConfig } from './config.ts';
 export { AckBuffer, kafkaOutput, streamOutput } from './buffer.ts';

@@ -8,9 +8,8 @@ import { enricherFromEnv, type EnricherStats } from '@tollgate/enricher';
 import { agentsFromConfig, loadAgentConfig } from '@tollgate/agent';
 import { createSink, type SinkStats } from '@tollgate/sink';
 import { caughtUp, Lifecycle, type Transport } from '@tollgate/pipeline';
-import type { Scenario } from '@tollgate/sim';
 import { groupId, type Runtime } from './runtime.ts';
-import { withScenarioEnv } from './sim.ts';
+import { withScenarioEnv, type Scenario } from './sim.ts';
 
 export interface PipelineProgress {
   /** Latest simulated tick shipped by any agent (ms), 0 before the first. */
