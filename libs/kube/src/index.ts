@@ -84,5 +84,5 @@ export interface InventorySource {
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const REGION_LABEL = 'topology.kubernetes.io/region';
 
-export { KubeClient, KubeApiError, isRetryable, resourcePath } from './client.ts';
-export type { ResourceType, ListPage, WatchEventType, KubeClientOptions } from './client.ts';
+export { KubeClient, KubeApiError, KubeconfigError, isRetryable, resourcePath, loadKubeconfig, inClusterConnection } from './client.ts';
+export type { ResourceType, ListPage, WatchEventType, KubeClientOptions, KubeConnection } from './client.ts';

@@ -45,8 +45,9 @@ export type SimInventory = readonly InventoryEvent[] | InventorySource;
 export interface InventoryOptions {
   sim?: SimInventory;
   logger?: Logger;
-  /** For `kube`: the client (default: in-cluster service account, else KUBECONFIG). */
+  /** For `kube`: the client (default: KUBECONFIG, else the in-cluster service account, else ~/.kube/config). */
   kubeClient?: KubeClient;
+  kubeconfig?: string;
   syncTimeoutMs?: number;
 }
 
@@ -56,9 +57,9 @@ export function createInventorySource(spec: string, opts: InventoryOptions = {})
     let client = opts.kubeClient;
     if (!client) {
       try {
-        client = KubeClient.fromDefault();
+        client = KubeClient.fromDefault(opts.kubeconfig);
       } catch (err) {
-        throw new ConfigError('TOLLGATE_K8S_SOURCE', `'kube' needs a cluster: no in-cluster service account and no usable KUBECONFIG (${errorMessage(err)})`);
+        throw new ConfigError(opts.kubeconfig ? 'KUBECONFIG' : 'TOLLGATE_K8S_SOURCE', `'kube' needs a cluster: no in-cluster service account and no usable kubeconfig (${errorMessage(err)})`);
       }
     }
     return kubeSource({ client, logger: opts.logger, syncTimeoutMs: opts.syncTimeoutMs });
@@ -103,7 +104,7 @@ export function enricherFromEnv(deps: EnricherDependencies & { env: Env; transpo
 
 function prepare(s: EnricherSettings, deps: EnricherDependencies): { context: EnrichContext; inventory: InventorySource } {
   const context = createEnrichContext(s);
-  const inventory = createInventorySource(s.k8sSource, { sim: deps.sim, logger: deps.logger, kubeClient: deps.kubeClient, syncTimeoutMs: s.k8sSyncTimeoutMs });
+  const inventory = createInventorySource(s.k8sSource, { sim: deps.sim, logger: deps.logger, kubeClient: deps.kubeClient, kubeconfig: s.kubeconfig, syncTimeoutMs: s.k8sSyncTimeoutMs });
   return { context, inventory };
 }
 

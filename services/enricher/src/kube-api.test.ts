@@ -5,13 +5,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
 import { viewEnriched, type RawFlow } from '@tollgate/schema';
 import { ConfigError } from '@tollgate/config';
-import { KubeApiError, KubeClient, resourcePath } from '@tollgate/kube';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError, KubeClient, KubeconfigError, loadKubeconfig, resourcePath } from '@tollgate/kube';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { clusterUnavailable, ObjectWriter, startTestCluster, type Created, type TestCluster } from '@tollgate/kube/testkit';
 import { Classifier } from './classifier.ts';
@@ -259,14 +260,8 @@ test("the enricher's ServiceAccount, bound to its ClusterRole, syncs and is refu
     kind: 'TokenRequest',
     spec: { expirationSeconds: 600 },
   });
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 't', server: c.url, caFile: `${c.dir}/pki/ca.crt`, skipTLSVerify: false }],
-    users: [{ name: 'sa', token: tr.status.token }],
-    contexts: [{ name: 't', cluster: 't', user: 'sa' }],
-    currentContext: 't',
-  });
-  const client = new KubeClient(kc);
+  const ca = readFileSync(`${c.dir}/pki/ca.crt`);
+  const client = new KubeClient({ server: c.url, ca, token: tr.status.token });
   // RBAC caches refresh within a second or two of the binding.
   let source = kubeSource({ client, logger, syncTimeoutMs: 20_000 });
   const index = new OwnerIndex({ podGraceMs: 1_000 });
@@ -285,17 +280,14 @@ test("the enricher's ServiceAccount, bound to its ClusterRole, syncs and is refu
   assert.equal(await status(client.request('DELETE', `${resourcePath(KUBE_RESOURCES.find((r) => r.kind === 'Node')!)}/anything`)), 403, 'delete a node');
   assert.equal(await status(client.request('PATCH', '/api/v1/namespaces/default', { metadata: { labels: { a: 'b' } } }, 'application/merge-patch+json')), 403, 'label a namespace');
   // A wrong token is 401; the source reports it, naming the setting, within its timeout.
-  const bad = new KubeConfig();
-  bad.loadFromOptions({ ...JSON.parse(JSON.stringify({ clusters: kc.clusters, contexts: kc.contexts, currentContext: 't' })), users: [{ name: 'sa', token: 'not-a-token' }] });
+  const bad = { server: c.url, ca, token: 'not-a-token' };
   assert.equal(await status(new KubeClient(bad).list(KUBE_RESOURCES[0]!)), 401);
   source = kubeSource({ client: new KubeClient(bad), logger, syncTimeoutMs: 1_500, backoffMs: 100 });
   await assert.rejects(source.start(() => {}), (e: unknown) => e instanceof ConfigError && e.setting === 'TOLLGATE_K8S_SOURCE' && /401/.test(e.message));
 });
 
 test('no reachable cluster: start fails within the timeout with a ConfigError naming the setting', { timeout: 30_000 }, async () => {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: [{ name: 't', server: 'https://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u', token: 'x' }], contexts: [{ name: 't', cluster: 't', user: 'u' }], currentContext: 't' });
-  const source = kubeSource({ client: new KubeClient(kc), logger, syncTimeoutMs: 1_000, backoffMs: 50 });
+  const source = kubeSource({ client: new KubeClient({ server: 'https://127.0.0.1:1', insecureSkipTlsVerify: true, token: 'x' }), logger, syncTimeoutMs: 1_000, backoffMs: 50 });
   const t0 = Date.now();
   await assert.rejects(source.start(() => {}), (e: unknown) => e instanceof ConfigError && e.setting === 'TOLLGATE_K8S_SOURCE' && /127\.0\.0\.1:1/.test(e.message));
   assert.ok(Date.now() - t0 < 5_000);
@@ -344,4 +336,32 @@ test('a broken watch resumes, and an apiserver restarted mid-run leaves the inde
   assert.ok(source.stats().errors > errorsBefore || source.stats().gone > 0, `the restart was noticed: ${JSON.stringify(source.stats())}`);
   for (const i of [1, 2, 3, 4]) assert.equal(who(`10.30.0.${10 + i}`), `a${i}`);
   assert.equal(who('10.30.0.50'), 'b0');
+});
+
+test('kubeconfig files: token, token file and client certificate users; exec plugins refused with the reason', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-kubeconfig-'));
+  try {
+    writeFileSync(join(dir, 'ca.pem'), 'CA');
+    writeFileSync(join(dir, 'tok'), 'from-file\n');
+    const cfg = (user: string) => `apiVersion: v1
+kind: Config
+clusters: [{ name: c, cluster: { server: "https://10.0.0.1:6443", certificate-authority: ca.pem } }]
+users: [{ name: u, user: ${user} }]
+contexts: [{ name: x, context: { cluster: c, user: u } }]
+current-context: x
+`;
+    const at = (user: string) => {
+      writeFileSync(join(dir, 'config'), cfg(user));
+      return loadKubeconfig(join(dir, 'config'));
+    };
+    const a = at('{ token: abc }');
+    assert.deepEqual([a.server, a.ca?.toString(), a.token], ['https://10.0.0.1:6443', 'CA', 'abc']);
+    const b = at('{ tokenFile: tok }');
+    assert.equal(typeof b.token === 'function' ? b.token() : b.token, 'from-file');
+    const c = at(`{ client-certificate-data: ${Buffer.from('CERT').toString('base64')}, client-key-data: ${Buffer.from('KEY').toString('base64')} }`);
+    assert.deepEqual([c.cert?.toString(), c.key?.toString()], ['CERT', 'KEY']);
+    assert.throws(() => at('{ exec: { command: aws } }'), (e: unknown) => e instanceof KubeconfigError && /exec plugin/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

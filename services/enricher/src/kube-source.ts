@@ -47,7 +47,7 @@ export interface KubeSource extends InventorySource {
 }
 
 export interface KubeSourceOptions {
-  /** Default: in-cluster service account, else KUBECONFIG / ~/.kube/config. */
+  /** Default: the in-cluster service account, else ~/.kube/config. */
   client?: KubeClient;
   logger?: Logger;
   pageSize?: number;
@@ -176,12 +176,13 @@ export function kubeSource(opts: KubeSourceOptions = {}): KubeSource {
         try {
           client = KubeClient.fromDefault();
         } catch (err) {
-          throw new ConfigError(setting, `'kube' needs a cluster: no in-cluster service account and no usable KUBECONFIG (${errorMessage(err)})`);
+          throw new ConfigError(setting, `'kube' needs a cluster: no in-cluster service account and no usable kubeconfig (${errorMessage(err)})`);
         }
       }
       for (const res of KUBE_RESOURCES) loops.push(loop(res));
       const deadline = now() + (opts.syncTimeoutMs ?? 60_000);
       while (listed.size < KUBE_RESOURCES.length) {
+        if (abort.signal.aborted) throw new Error('kube source stopped before its first sync');
         if (now() >= deadline) {
           abort.abort();
           await Promise.all(loops);
@@ -195,6 +196,7 @@ export function kubeSource(opts: KubeSourceOptions = {}): KubeSource {
     async stop() {
       abort.abort();
       await Promise.all(loops);
+      client?.close();
     },
   };
 }
