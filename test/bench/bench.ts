@@ -22,6 +22,7 @@ import { MemoryTransport, allTopics, caughtUp, topicNames, type Transport } from
 import { createKafkaTransport } from '@tollgate/kafka';
 import { createRuntime, runSimPipeline } from '@tollgate/cli';
 import { benchKafkaClients } from './kafka-clients.ts';
+import { benchAnalytics } from './analytics.ts';
 
 const TARGET = 50_000;
 const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
@@ -208,6 +209,9 @@ const inproc = await runSimPipeline({ rt, env: {}, scenario, transport: memory, 
 await store.close();
 figures.in_process_flows_per_s = rate(inproc.flows, inproc.seconds);
 log(`in-process pipeline (baseline): ${fmt(inproc.flows)} flows in ${inproc.seconds.toFixed(2)} s: ${fmt(rate(inproc.flows, inproc.seconds))} flows/s`);
+
+// 5. Analytics: the report and anomaly queries over 20M raw rows, each with its raw-table baseline (test/bench/analytics.ts).
+Object.assign(figures, await benchAnalytics(dataDir, logger, log));
 
 
 rmSync(dataDir, { recursive: true, force: true });
