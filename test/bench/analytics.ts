@@ -47,13 +47,15 @@ export async function benchAnalytics(dataDir: string, logger: Logger, log: (s: s
     await store.migrate();
     const db = '`bench_analytics`';
     const now = Math.floor(Date.now() / 1000 / 3600) * 3600;
-    const t0 = now - 30 * DAY_S;
+    // The first hour of the 30 days starts after the raw TTL's cut (flows keep 30 days), so every row stays.
+    const t0 = now - 30 * DAY_S + 3600;
+    const span = 30 * DAY_S - 3600;
     let t = performance.now();
     // 20M flows in time order over 30 days: 60 workloads in 6 namespaces, five classes, five countries and ASNs.
     await store.client.command({
       query: `INSERT INTO ${db}.flows (time, cluster, role, local_namespace, local_workload_kind, local_workload, local_region, remote_ip,
                 remote_port, remote_country, remote_asn, remote_as_org, class, cloud, nat_gateway, egress_bytes, ingress_bytes, src_topic, src_partition, src_offset)
-              SELECT toDateTime({t0:UInt32} + intDiv(number * 2592000, {n:UInt64}), 'UTC'), 'bench', if(number % 4 = 0, 'RESPONDER', 'INITIATOR'),
+              SELECT toDateTime({t0:UInt32} + intDiv(number * {span:UInt64}, {n:UInt64}), 'UTC'), 'bench', if(number % 4 = 0, 'RESPONDER', 'INITIATOR'),
                 concat('ns', toString(w % 6)), 'Deployment', concat('wl', toString(w)), 'us-east-1',
                 toIPv6(concat('::ffff:81.2.', toString(intDiv(number, 7) % 50), '.', toString(number % 200 + 1))), 443,
                 ['US', 'SE', 'GB', 'DE', 'JP'][intDiv(number, 11) % 5 + 1], [209, 29518, 20712, 3320, 2516][intDiv(number, 11) % 5 + 1], 'org',
@@ -61,7 +63,7 @@ export async function benchAnalytics(dataDir: string, logger: Logger, log: (s: s
                 1000 + number % 100000, 500 + number % 7000, 'bench', 0, number
               FROM (SELECT number, number % ${WORKLOADS} AS w FROM numbers({n:UInt64}))
               SETTINGS insert_deduplicate = 0, max_insert_threads = 2`,
-      query_params: { t0, n: ROWS },
+      query_params: { t0, span, n: ROWS },
     });
     const cols = ROLLUP_COLUMNS.join(', ');
     await store.client.command({ query: `INSERT INTO ${db}.rollup_input (${cols}) SELECT ${cols} FROM ${db}.flows SETTINGS insert_deduplicate = 0` });
