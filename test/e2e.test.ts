@@ -81,6 +81,8 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     TOLLGATE_K8S_SOURCE: 'sim',
     TOLLGATE_NODE_NAME: '',
     TOLLGATE_LOG_LEVEL: 'info',
+    // One host, three services: each its own metrics port (the default 9464 would collide).
+    TOLLGATE_METRICS_PORT: '0',
   };
   const scenario = createScenario({ seed: 7, days: 8, scale: 1, start: simStart });
   const logger = createLogger('warn');

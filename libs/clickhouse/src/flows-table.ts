@@ -59,6 +59,7 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   ep('local', 'pod'),
   ep('local', 'zone'),
   ep('local', 'region', { rollup: true }),
+  { name: 'local_labels', type: 'Map(String, String)', scope: 'local', from: 'l.labels', doc: "Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of the local pod, per key its own or its namespace's." },
   { name: 'remote_ip', type: 'IPv6', scope: 'flow', from: 'ip(f.remote_ip)', rollup: true },
   { name: 'remote_port', type: 'UInt16', scope: 'flow', from: 'f.remote_port', rollup: true },
   ep('remote', 'kind', { symbol: true }),
@@ -76,6 +77,7 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   { name: 'cloud', type: 'String', scope: 'batch', from: 'b.cloud', rollup: true },
   { name: 'cloud_service', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.service : ''", doc: 'The remote cloud service (S3, ...) for class cloud_service; else empty.' },
   { name: 'cloud_service_region', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.region : ''" },
+  { name: 'service', type: 'String', scope: 'flow', from: 'f.service', doc: "`namespace/name` of the Kubernetes Service the initiator addressed (its ClusterIP, DNAT'd by kube-proxy to the responder); empty otherwise." },
   { name: 'nat_gateway', type: 'Bool', scope: 'flow', from: 'f.nat_gateway', rollup: true },
   { name: 'egress_bytes', type: 'UInt64', scope: 'flow', from: 'f.egress_bytes', rollup: true },
   { name: 'ingress_bytes', type: 'UInt64', scope: 'flow', from: 'f.ingress_bytes', rollup: true },
@@ -87,8 +89,9 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
 ];
 
 /** The TypeScript type of a column's values (what @clickhouse/client takes in JSON formats). */
-export function tsType(chType: string): 'string' | 'number' | 'boolean' {
+export function tsType(chType: string): 'string' | 'number' | 'boolean' | 'Record<string, string>' {
   if (chType === 'Bool') return 'boolean';
+  if (chType === 'Map(String, String)') return 'Record<string, string>';
   if (/^(U?Int(8|16|32|64)|Float(32|64)|DateTime(\(.*\))?|Date)$/.test(chType)) return 'number';
   if (/^(String|IPv4|IPv6|LowCardinality\(String\))$/.test(chType)) return 'string';
   throw new Error(`flows-table: no TypeScript type for ClickHouse type ${chType}`);

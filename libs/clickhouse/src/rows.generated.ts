@@ -50,6 +50,8 @@ export interface FlowRow {
   local_zone: string;
   /** String: l.region */
   local_region: string;
+  /** Map(String, String): l.labels. Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of the local pod, per key its own or its namespace's. */
+  local_labels: Record<string, string>;
   /** IPv6: ip(f.remote_ip) */
   remote_ip: string;
   /** UInt16: f.remote_port */
@@ -84,6 +86,8 @@ export interface FlowRow {
   cloud_service: string;
   /** String: f.class === 'CLOUD_SERVICE' ? r.region : '' */
   cloud_service_region: string;
+  /** String: f.service. `namespace/name` of the Kubernetes Service the initiator addressed (its ClusterIP, DNAT'd by kube-proxy to the responder); empty otherwise. */
+  service: string;
   /** Bool: f.nat_gateway */
   nat_gateway: boolean;
   /** UInt64: f.egress_bytes */
@@ -103,7 +107,7 @@ export interface FlowRow {
 }
 
 /** Column order of the insert (every FlowRow key). */
-export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'cloud', 'cloud_service', 'cloud_service_region', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset'] as const satisfies ReadonlyArray<keyof FlowRow>;
+export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'cloud', 'cloud_service', 'cloud_service_region', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 /** The columns of rollup_input, which feeds the hourly rollups. */
 export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
@@ -136,6 +140,7 @@ export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRo
       local_pod: l.pod,
       local_zone: l.zone,
       local_region: l.region,
+      local_labels: l.labels,
       remote_ip: ip(f.remote_ip),
       remote_port: f.remote_port,
       remote_kind: r.kind,
@@ -153,6 +158,7 @@ export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRo
       cloud: b.cloud,
       cloud_service: f.class === 'CLOUD_SERVICE' ? r.service : '',
       cloud_service_region: f.class === 'CLOUD_SERVICE' ? r.region : '',
+      service: f.service,
       nat_gateway: f.nat_gateway,
       egress_bytes: f.egress_bytes,
       ingress_bytes: f.ingress_bytes,
@@ -177,12 +183,12 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
-    s8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region]);
+    s8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
     s11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
   }
   const s1 = inner([b.cluster, b.node]);
   const s13 = inner([b.cloud]);
-  const s21 = inner([src.topic, src.partition, src.offset]);
+  const s22 = inner([src.topic, src.partition, src.offset]);
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
@@ -194,7 +200,7 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
     const f = b.flows[i]!;
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
     const r = eps[f.remote]!;
-    lines[i] = `[${Math.floor(f.time / 1000)},${s1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${s8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${s11[f.remote]},"${lowerClass(f.class)}",${s13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${s21}]`;
+    lines[i] = `[${Math.floor(f.time / 1000)},${s1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${s8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${s11[f.remote]},"${lowerClass(f.class)}",${s13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${s22}]`;
   }
   lines[b.flows.length] = '';
   return { body: lines.join('\n'), rows: b.flows.length };

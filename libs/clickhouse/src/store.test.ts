@@ -333,11 +333,11 @@ test('anomalies: mining port, new country and ASN after a baseline, a trickle ba
 test('encodeFlowRows (the sink hot path) writes exactly what rowBlock(toFlowRows()) writes', () => {
   const views = [1, 2, 3].map((i) => ({
     time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
-    local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '' },
+    local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} },
     remote: i === 3
-      ? { ip: '52.216.1.1', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: 'us-east-1', country: 'US', asn: 16509, as_org: 'AMAZON-02', service: 'S3' }
-      : { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"', service: '' },
-    class: i === 3 ? ('CLOUD_SERVICE' as const) : ('INTERNET' as const), cloud: 'aws', cloud_service: i === 3 ? 'S3' : '', cloud_service_region: i === 3 ? 'us-east-1' : '', nat_gateway: i !== 3,
+      ? { ip: '52.216.1.1', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: 'us-east-1', country: 'US', asn: 16509, as_org: 'AMAZON-02', service: 'S3', labels: {} }
+      : { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"', service: '', labels: {} },
+    class: i === 3 ? ('CLOUD_SERVICE' as const) : ('INTERNET' as const), cloud: 'aws', cloud_service: i === 3 ? 'S3' : '', cloud_service_region: i === 3 ? 'us-east-1' : '', service: i === 2 ? 'shop/api' : '', nat_gateway: i !== 3,
     egress_bytes: i === 2 ? 2 ** 40 + 7 : 1000 * i, ingress_bytes: i === 1 ? 0 : 10 * i, egress_packets: i, ingress_packets: i === 3 ? 9_007_199_254_740_991 : i,
   }));
   views[0]!.conntrack_id = 4_294_967_295;
