@@ -171,39 +171,75 @@ export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRo
   });
 }
 
-/**
- * The rows of one flows.enriched.v1 message, straight from the decoded record into
- * JSONCompactEachRow in FLOW_COLUMNS order (no row objects in between): a batch's columns are
- * written once per message, an endpoint's once per endpoint, strings once per distinct value.
- */
+/** The flows rows of one flows.enriched.v1 message (JSONCompactEachRow, FLOW_COLUMNS order). */
 export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {
   const eps = b.endpoints;
-  const s8 = new Array<string>(eps.length);
-  const s11 = new Array<string>(eps.length);
+  const flows8 = new Array<string>(eps.length);
+  const flows11 = new Array<string>(eps.length);
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
-    s8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
-    s11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
+    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
+    flows11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
   }
-  const s1 = inner([b.cluster, b.node]);
-  const s13 = inner([b.cloud]);
-  const s22 = inner([src.topic, src.partition, src.offset]);
+  const flows1 = inner([b.cluster, b.node]);
+  const flows13 = inner([b.cloud]);
+  const flows22 = inner([src.topic, src.partition, src.offset]);
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
     if (v === undefined) strings.set(s, (v = JSON.stringify(s)));
     return v;
   };
-  const lines = new Array<string>(b.flows.length + 1);
+  const flowsLines = new Array<string>(b.flows.length + 1);
   for (let i = 0; i < b.flows.length; i++) {
     const f = b.flows[i]!;
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
     const r = eps[f.remote]!;
-    lines[i] = `[${Math.floor(f.time / 1000)},${s1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${s8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${s11[f.remote]},"${lowerClass(f.class)}",${s13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${s22}]`;
+    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}",${flows13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows22}]`;
   }
-  lines[b.flows.length] = '';
-  return { body: lines.join('\n'), rows: b.flows.length };
+  flowsLines[b.flows.length] = '';
+  return { body: flowsLines.join('\n'), rows: b.flows.length };
+}
+
+/** The flows rows of one message and the same flows as rollup_input rows (ROLLUP_COLUMNS order), in one pass. */
+export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flows: RowBlock; rollup: RowBlock } {
+  const eps = b.endpoints;
+  const flows8 = new Array<string>(eps.length);
+  const flows11 = new Array<string>(eps.length);
+  const rollup3 = new Array<string>(eps.length);
+  const rollup6 = new Array<string>(eps.length);
+  for (let k = 0; k < eps.length; k++) {
+    const l = eps[k]!;
+    const r = eps[k]!;
+    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
+    flows11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
+    rollup3[k] = inner([l.namespace, l.workload_kind, l.workload, l.region]);
+    rollup6[k] = inner([r.country, r.asn, r.as_org]);
+  }
+  const flows1 = inner([b.cluster, b.node]);
+  const flows13 = inner([b.cloud]);
+  const flows22 = inner([src.topic, src.partition, src.offset]);
+  const rollup1 = inner([b.cluster]);
+  const rollup8 = inner([b.cloud]);
+  const strings = new Map<string, string>();
+  const q = (s: string): string => {
+    let v = strings.get(s);
+    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));
+    return v;
+  };
+  const flowsLines = new Array<string>(b.flows.length + 1);
+  const rollupLines = new Array<string>(b.flows.length + 1);
+  for (let i = 0; i < b.flows.length; i++) {
+    const f = b.flows[i]!;
+    if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
+    const r = eps[f.remote]!;
+    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}",${flows13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows22}]`;
+    rollupLines[i] = `[${Math.floor(f.time / 1000)},${rollup1},"${f.role}",${rollup3[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${rollup6[f.remote]},"${lowerClass(f.class)}",${rollup8},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}]`;
+  }
+  flowsLines[b.flows.length] = '';
+  rollupLines[b.flows.length] = '';
+  return { flows: { body: flowsLines.join('\n'), rows: b.flows.length }, rollup: { body: rollupLines.join('\n'), rows: b.flows.length } };
 }
 
 /** A JSON array's elements without the brackets. */

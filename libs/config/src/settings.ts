@@ -61,7 +61,7 @@ export const enricher = {
 };
 
 export const sink = {
-  batchRows: int('TOLLGATE_SINK_BATCH_ROWS', 'Rows per ClickHouse insert (at most).', 100_000, 1, 10_000_000),
+  batchRows: int('TOLLGATE_SINK_BATCH_ROWS', 'Rows per ClickHouse insert (one chunk, one part), at most; below one insert block (1,000,000).', 100_000, 1, 1_000_000),
   flushMs: int('TOLLGATE_SINK_FLUSH_MS', 'Longest wait before a partial batch is inserted, ms.', 1_000, 10, 600_000),
 };
 
