@@ -22,6 +22,7 @@ import { MemoryTransport, allTopics, caughtUp, topicNames, type Transport } from
 import { createKafkaTransport } from '@tollgate/kafka';
 import { createRuntime, runSimPipeline } from '@tollgate/cli';
 import { benchKafkaClients } from './kafka-clients.ts';
+import { benchAnalytics } from './analytics.ts';
 import { benchAgent } from './agent.ts';
 import { benchEnrichThroughput, benchEnricherKube } from './enricher.ts';
 import { benchSinkStage } from './sink-stage.ts';
@@ -172,6 +173,9 @@ const inproc = await runSimPipeline({ rt, env: {}, scenario, transport: memory, 
 await store.close();
 figures.in_process_flows_per_s = rate(inproc.flows, inproc.seconds);
 log(`in-process pipeline (baseline): ${fmt(inproc.flows)} flows in ${inproc.seconds.toFixed(2)} s: ${fmt(rate(inproc.flows, inproc.seconds))} flows/s`);
+
+// 5. Analytics: the report and anomaly queries over 20M raw rows, each with its raw-table baseline (test/bench/analytics.ts).
+Object.assign(figures, await benchAnalytics(dataDir, logger, log));
 
 
 rmSync(dataDir, { recursive: true, force: true });
