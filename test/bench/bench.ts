@@ -16,13 +16,16 @@ import { createLogger } from '@tollgate/log';
 import { SchemaRegistry, Family, type RawFlowBatch, type EnrichedFlowBatch } from '@tollgate/schema';
 import { createScenario, DAY } from '@tollgate/sim';
 import { replayMessages } from '@tollgate/agent';
-import { createEnrichContext, enrichBatch, loadEnricherSettings } from '@tollgate/enricher';
-import { openStore, type RowBlock } from '@tollgate/clickhouse';
+import { createEnrichContext, loadEnricherSettings } from '@tollgate/enricher';
+import { openStore } from '@tollgate/clickhouse';
 import { MemoryTransport, allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { createRuntime, runSimPipeline } from '@tollgate/cli';
 import { benchKafkaClients } from './kafka-clients.ts';
+import { benchAnalytics } from './analytics.ts';
 import { benchAgent } from './agent.ts';
+import { benchEnrichThroughput, benchEnricherKube } from './enricher.ts';
+import { benchSinkStage } from './sink-stage.ts';
 
 const TARGET = 50_000;
 const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
@@ -40,7 +43,7 @@ const enrichedCodec = registry.codec<EnrichedFlowBatch>(Family.enriched);
 const figures: Record<string, number | string | boolean> = { scale: SCALE };
 
 // 1a. Agent: conntrack ticks -> deltas -> Avro batches.
-let t = performance.now();
+const t = performance.now();
 const rawMessages: Buffer[] = [];
 let flows = 0;
 for (const node of scenario.nodes) {
@@ -53,22 +56,19 @@ figures.flows = flows;
 figures.agent_flows_per_s = rate(flows, s);
 log(`agent     ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (${rawMessages.length} messages)`);
 
-// 1b. Enricher: decode, enrich, encode.
+// 1b. Enricher: decode, enrich, encode, against decode + encode alone (test/bench/enricher.ts).
 const ctx = createEnrichContext(loadEnricherSettings({ ...scenario.enricherEnv, TOLLGATE_K8S_SOURCE: 'sim' }));
 for (const e of scenario.inventory) ctx.index.apply(e);
-t = performance.now();
-const enriched: EnrichedFlowBatch[] = [];
-let records = 0;
-rawMessages.forEach((m, i) => {
-  const out = enrichBatch(rawCodec.decode(m), { agent_id: 'bench', seq: i, topic: 'flows.raw.v1', partition: 0, offset: i }, ctx);
-  enrichedCodec.encode(out);
-  records += out.flows.length;
-  enriched.push(out);
-});
-s = (performance.now() - t) / 1000;
-figures.enricher_flows_per_s = rate(flows, s);
+const enr = benchEnrichThroughput({ rawMessages, rawCodec, enrichedCodec, ctx, flows });
+Object.assign(figures, enr.figures);
+const enriched: EnrichedFlowBatch[] = enr.outputs;
+const records = enr.records;
+// The same batches as Kafka message values, for the sink stage alone (section 3).
+const enrichedMessages: Buffer[] = enriched.filter((b) => b.flows.length > 0).map((b) => enrichedCodec.encode(b));
 figures.records = records;
-log(`enricher  ${fmt(flows)} flows -> ${fmt(records)} records in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s`);
+log(`enricher  ${fmt(flows)} flows -> ${fmt(records)} records: ${fmt(enr.figures.enricher_flows_per_s)} flows/s (decode + encode alone: ${fmt(enr.figures.enricher_codec_only_flows_per_s)}; x${enr.figures.enricher_vs_codec_only})`);
+// 1b'. The enricher's inventory on a real kube-apiserver: 20k pods, 15k ReplicaSets, 1k nodes.
+Object.assign(figures, await benchEnricherKube());
 
 // 1c. Kafka clients on the real broker, with Tollgate's own messages (this also warms the
 //     broker's JIT before the pipeline rounds).
@@ -151,47 +151,21 @@ await kafka.close();
 const pipelineSeconds = [...rounds].sort((a, b) => a.seconds - b.seconds)[Math.floor(rounds.length / 2)]!.seconds;
 figures.pipeline_rounds_flows_per_s = rounds.map((x) => rate(flows, x.seconds)).join(' ');
 
-// 3. Sink: rows into chDB, inserts of up to 100k rows.
+// 3. The sink stage alone on the same enriched messages (decode, validate, encode, store), and
+//    the sink's store path before issue 9 as its baseline, in this process.
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 const logger = createLogger('warn');
-let store = await openStore({ url: '', user: 'default', password: '', database: 'bench_sink', dataDir }, logger);
-await store.migrate();
-t = performance.now();
-// Chunks as the sink makes them: up to 100k rows, never across a month.
-let blocks: RowBlock[] = [];
-let blockRows = 0;
-let first = 0;
-let month = -1;
-let stored = 0;
-let inserts = 0;
-const flush = async (last: number) => {
-  await store.storeChunk({ topic: 'flows.enriched.v1', partition: 0, first, last, rows: blockRows, blocks });
-  inserts++;
-  stored += blockRows;
-  blocks = [];
-  blockRows = 0;
-  first = last + 1;
-};
-for (let i = 0; i < enriched.length; i++) {
-  const d = new Date(enriched[i]!.window_start);
-  const m = d.getUTCFullYear() * 12 + d.getUTCMonth();
-  if (blockRows > 0 && m !== month) await flush(i - 1);
-  month = m;
-  const block = store.encodeFlowRows(enriched[i]!, { topic: 'flows.enriched.v1', partition: 0, offset: i });
-  blocks.push(block);
-  blockRows += block.rows;
-  if (blockRows >= 100_000) await flush(i);
-}
-if (blockRows) await flush(enriched.length - 1);
-s = (performance.now() - t) / 1000;
-figures.sink_rows_per_s = rate(stored, s);
-figures.sink_flows_per_s = rate(flows, s);
-log(`sink      ${fmt(stored)} rows in ${inserts} inserts, ${s.toFixed(2)} s: ${fmt(rate(stored, s))} rows/s (${fmt(rate(flows, s))} flows/s)`);
-await store.close();
+const sinkStage = await benchSinkStage({ messages: enrichedMessages, rows: records, dataDir, registry, logger });
+figures.sink_stage_flows_per_s = rate(flows, sinkStage.stageSeconds);
+figures.sink_rows_per_s = rate(records, sinkStage.stageSeconds);
+figures.sink_legacy_flows_per_s = rate(flows, sinkStage.legacySeconds);
+figures.sink_vs_legacy = Number((sinkStage.legacySeconds / sinkStage.stageSeconds).toFixed(2));
+log(`sink stage ${fmt(records)} rows in ${sinkStage.stageSeconds.toFixed(2)} s: ${fmt(rate(records, sinkStage.stageSeconds))} rows/s, ${fmt(rate(flows, sinkStage.stageSeconds))} flows/s (rounds ${sinkStage.stageRounds.map((x) => x.toFixed(2)).join(' ')} s)`);
+log(`sink before issue 9 (baseline): ${sinkStage.legacySeconds.toFixed(2)} s: ${fmt(rate(flows, sinkStage.legacySeconds))} flows/s (x${figures.sink_vs_legacy})`);
 
 // 4. Baseline: the whole pipeline in this process, on the in-process transport.
 const rt = createRuntime({ TOLLGATE_LOG_LEVEL: 'warn' });
-store = await openStore({ url: '', user: 'default', password: '', database: 'bench_inproc', dataDir }, logger);
+const store = await openStore({ url: '', user: 'default', password: '', database: 'bench_inproc', dataDir }, logger);
 await store.migrate();
 const memory = new MemoryTransport();
 await memory.ensureTopics(allTopics(rt.topics), 3);
@@ -200,12 +174,16 @@ await store.close();
 figures.in_process_flows_per_s = rate(inproc.flows, inproc.seconds);
 log(`in-process pipeline (baseline): ${fmt(inproc.flows)} flows in ${inproc.seconds.toFixed(2)} s: ${fmt(rate(inproc.flows, inproc.seconds))} flows/s`);
 
+// 5. Analytics: the report and anomaly queries over 20M raw rows, each with its raw-table baseline (test/bench/analytics.ts).
+Object.assign(figures, await benchAnalytics(dataDir, logger, log));
+
 
 rmSync(dataDir, { recursive: true, force: true });
 s = pipelineSeconds;
 figures.pipeline_seconds = Number(s.toFixed(2));
 figures.pipeline_flows_per_s = rate(flows, s);
 figures.pipeline_vs_in_process = Number((rate(flows, s) / (figures.in_process_flows_per_s as number)).toFixed(2));
+figures.pipeline_vs_sink_stage = Number((rate(flows, s) / (figures.sink_stage_flows_per_s as number)).toFixed(2));
 figures.target_flows_per_s = TARGET;
 figures.meets_target = rate(flows, s) >= TARGET;
 log(`pipeline through Kafka (3 processes): ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (x${figures.pipeline_vs_in_process} the in-process baseline; target ${fmt(TARGET)})`);

@@ -18,20 +18,13 @@ import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
 import { createScenario, DAY } from '@tollgate/sim';
+import { expectedCosts } from '../truth-costs.ts';
 import { allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(REPO, 'bin/tollgate.mjs');
 const KAFKA_SH = join(REPO, 'infra/kafka/kafka.sh');
-const GiB = 1024 ** 3;
 
-// Seed prices of DESIGN.md section 5 (AWS), written here independently of the migration.
-const PRICE: Record<string, { egress: number; ingress: number }> = {
-  cross_zone: { egress: 0.01, ingress: 0.01 },
-  cross_region: { egress: 0.02, ingress: 0 },
-  internet: { egress: 0.09, ingress: 0 },
-};
-const NAT = 0.045;
 
 export type StageName = 'agent' | 'enricher' | 'sink';
 
@@ -255,14 +248,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       );
       flows = Number((await q<{ n: string }>('SELECT toString(count()) AS n FROM tollgate.flows'))[0]!.n);
 
-      const expected = new Map<string, number>();
-      for (const r of scenario.truth()) {
-        const w = `${r.namespace}/${r.workload_kind}/${r.workload}`;
-        const p = PRICE[r.class] ?? { egress: 0, ingress: 0 };
-        let usd = (r.egress_bytes * p.egress + r.ingress_bytes * p.ingress) / GiB;
-        if (r.class === 'internet') usd += ((r.egress_bytes + r.ingress_bytes) * NAT) / GiB;
-        expected.set(w, (expected.get(w) ?? 0) + usd);
-      }
+      const expected = expectedCosts(scenario);
       for (const c of await store.costByWorkload({ top: 100_000 })) {
         const w = `${c.namespace}/${c.workload_kind}/${c.workload}`;
         const want = expected.get(w) ?? 0;

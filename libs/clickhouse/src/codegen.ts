@@ -58,7 +58,7 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
     '// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.',
     "import { PermanentError } from '@tollgate/pipeline';",
     "import type { EnrichedFlowBatch } from '@tollgate/schema';",
-    "import { ip, lowerClass } from './flows-table.ts';",
+    "import { ip, lowerClass, pricedAs } from './flows-table.ts';",
     '',
     '/** Kafka coordinates of the flows.enriched.v1 message a row came from. */',
     'export interface SourceCoordinates {',
@@ -106,57 +106,90 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
   out.push('  });');
   out.push('}', '');
 
-  // encodeFlowRows: the sink's hot path.
-  const rs = runs(cols);
-  const flowUses = (v: string) => cols.some((c) => c.scope === 'flow' && uses(c.from, v));
-  out.push('/**');
-  out.push(' * The rows of one flows.enriched.v1 message, straight from the decoded record into');
-  out.push(' * JSONCompactEachRow in FLOW_COLUMNS order (no row objects in between): a batch\'s columns are');
-  out.push(' * written once per message, an endpoint\'s once per endpoint, strings once per distinct value.');
-  out.push(' */');
-  out.push('export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {');
-  out.push('  const eps = b.endpoints;');
-  const segName = (i: number) => `s${i}`;
-  const epRuns = rs.map((r, i) => ({ r, i })).filter(({ r }) => r.scope === 'local' || r.scope === 'remote');
-  for (const { i } of epRuns) out.push(`  const ${segName(i)} = new Array<string>(eps.length);`);
-  if (epRuns.length > 0) {
-    out.push('  for (let k = 0; k < eps.length; k++) {');
-    if (epRuns.some(({ r }) => r.scope === 'local')) out.push('    const l = eps[k]!;');
-    if (epRuns.some(({ r }) => r.scope === 'remote')) out.push('    const r = eps[k]!;');
-    for (const { r, i } of epRuns) out.push(`    ${segName(i)}[k] = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
-    out.push('  }');
-  }
-  rs.forEach((r, i) => {
-    if (r.scope === 'batch') out.push(`  const ${segName(i)} = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
-  });
-  out.push('  const strings = new Map<string, string>();');
-  out.push('  const q = (s: string): string => {');
-  out.push('    let v = strings.get(s);');
-  out.push('    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));');
-  out.push('    return v;');
-  out.push('  };');
-  out.push('  const lines = new Array<string>(b.flows.length + 1);');
-  out.push('  for (let i = 0; i < b.flows.length; i++) {');
-  out.push('    const f = b.flows[i]!;');
-  out.push('    if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);');
-  if (flowUses('l')) out.push('    const l = eps[f.local]!;');
-  if (flowUses('r')) out.push('    const r = eps[f.remote]!;');
-  const parts = rs.map((r, i) => {
-    if (r.scope === 'batch') return `\${${segName(i)}}`;
-    if (r.scope === 'local') return `\${${segName(i)}[f.local]}`;
-    if (r.scope === 'remote') return `\${${segName(i)}[f.remote]}`;
-    return flowValue(r.cols[0]!);
-  });
-  out.push(`    lines[i] = \`[${parts.join(',')}]\`;`);
-  out.push('  }');
-  out.push("  lines[b.flows.length] = '';");
-  out.push("  return { body: lines.join('\\n'), rows: b.flows.length };");
-  out.push('}', '');
+  // The sink's hot path: flows rows, and the same flows' rollup_input rows, in one pass.
+  out.push(...encoder(cols, rollup));
   out.push('/** A JSON array\'s elements without the brackets. */');
   out.push('function inner(values: unknown[]): string {');
   out.push('  return JSON.stringify(values).slice(1, -1);');
   out.push('}', '');
   return out.join('\n');
+}
+
+/** One table's rows in an encoder: its runs of columns and the name of their precomputed segments. */
+interface Target {
+  name: string;
+  runs: Run[];
+}
+
+/**
+ * encodeFlowRows (flows only) and encodeRows (flows and rollup_input), straight from the decoded
+ * record into JSONCompactEachRow (no row objects in between): a batch's columns are written once
+ * per message, an endpoint's once per endpoint, strings once per distinct value.
+ */
+function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[]): string[] {
+  const out: string[] = [];
+  const emit = (fn: string, targets: Target[], doc: string, ret: string, result: string) => {
+    const all = targets.flatMap((t) => t.runs.flatMap((r) => r.cols));
+    const flowUses = (v: string) => all.some((c) => c.scope === 'flow' && uses(c.from, v));
+    const seg = (t: Target, i: number) => `${t.name}${i}`;
+    out.push(`/** ${doc} */`);
+    out.push(`export function ${fn}(b: EnrichedFlowBatch, src: SourceCoordinates): ${ret} {`);
+    out.push('  const eps = b.endpoints;');
+    const epRuns = targets.flatMap((t) => t.runs.map((r, i) => ({ t, r, i })).filter(({ r }) => r.scope === 'local' || r.scope === 'remote'));
+    for (const { t, i } of epRuns) out.push(`  const ${seg(t, i)} = new Array<string>(eps.length);`);
+    if (epRuns.length > 0) {
+      out.push('  for (let k = 0; k < eps.length; k++) {');
+      if (epRuns.some(({ r }) => r.scope === 'local')) out.push('    const l = eps[k]!;');
+      if (epRuns.some(({ r }) => r.scope === 'remote')) out.push('    const r = eps[k]!;');
+      for (const { t, r, i } of epRuns) out.push(`    ${seg(t, i)}[k] = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
+      out.push('  }');
+    }
+    for (const t of targets) {
+      t.runs.forEach((r, i) => {
+        if (r.scope === 'batch') out.push(`  const ${seg(t, i)} = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
+      });
+    }
+    if (!all.some((c) => c.scope === 'batch' && uses(c.from, 'src'))) out.push('  void src;');
+    if (all.some((c) => c.scope === 'flow' && tsType(c.type) === 'string' && !c.symbol)) {
+      out.push('  const strings = new Map<string, string>();');
+      out.push('  const q = (s: string): string => {');
+      out.push('    let v = strings.get(s);');
+      out.push('    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));');
+      out.push('    return v;');
+      out.push('  };');
+    }
+    for (const t of targets) out.push(`  const ${t.name}Lines = new Array<string>(b.flows.length + 1);`);
+    out.push('  for (let i = 0; i < b.flows.length; i++) {');
+    out.push('    const f = b.flows[i]!;');
+    out.push('    if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);');
+    if (flowUses('l')) out.push('    const l = eps[f.local]!;');
+    if (flowUses('r')) out.push('    const r = eps[f.remote]!;');
+    for (const t of targets) {
+      const parts = t.runs.map((r, i) => {
+        if (r.scope === 'batch') return `\${${seg(t, i)}}`;
+        if (r.scope === 'local') return `\${${seg(t, i)}[f.local]}`;
+        if (r.scope === 'remote') return `\${${seg(t, i)}[f.remote]}`;
+        return flowValue(r.cols[0]!);
+      });
+      out.push(`    ${t.name}Lines[i] = \`[${parts.join(',')}]\`;`);
+    }
+    out.push('  }');
+    for (const t of targets) out.push(`  ${t.name}Lines[b.flows.length] = '';`);
+    out.push(`  return ${result};`);
+    out.push('}', '');
+  };
+  const flows: Target = { name: 'flows', runs: runs(cols) };
+  const roll: Target = { name: 'rollup', runs: runs(rollup) };
+  const block = (t: Target) => `{ body: ${t.name}Lines.join('\\n'), rows: b.flows.length }`;
+  emit('encodeFlowRows', [flows], 'The flows rows of one flows.enriched.v1 message (JSONCompactEachRow, FLOW_COLUMNS order).', 'RowBlock', block(flows));
+  emit(
+    'encodeRows',
+    [flows, { ...roll, name: 'rollup' }],
+    'The flows rows of one message and the same flows as rollup_input rows (ROLLUP_COLUMNS order), in one pass.',
+    '{ flows: RowBlock; rollup: RowBlock }',
+    `{ flows: ${block(flows)}, rollup: ${block(roll)} }`,
+  );
+  return out;
 }
 
 // ---- The DDL the migrations apply, against the definition.
@@ -170,7 +203,7 @@ export interface AppliedColumn {
 export function appliedColumns(dir: string, table: string): AppliedColumn[] {
   const files = readdirSorted(dir);
   let cols: AppliedColumn[] | undefined;
-  const add = new RegExp(`^ALTER TABLE IF EXISTS \\{\\{db\\}\\}\\.${table} ADD COLUMN IF NOT EXISTS (\\w+) (.+?)(?: AFTER (\\w+))?;$`, 'gm');
+  const add = new RegExp(`^ALTER TABLE (?:IF EXISTS )?\\{\\{db\\}\\}\\.${table} ADD COLUMN IF NOT EXISTS (\\w+) (.+?)(?: AFTER (\\w+))?;$`, 'gm');
   for (const file of files) {
     const sql = readFileSync(join(dir, file), 'utf8');
     const create = new RegExp(`CREATE TABLE IF NOT EXISTS \\{\\{db\\}\\}\\.${table}\\s*\\(\\n([\\s\\S]*?)\\n\\)`, 'm').exec(sql);
@@ -240,7 +273,8 @@ export function migrationFor(drifts: readonly SchemaDrift[]): string {
   const lines: string[] = [];
   for (const d of drifts) {
     for (const m of d.missing) {
-      lines.push(`ALTER TABLE IF EXISTS {{db}}.${d.table} ADD COLUMN IF NOT EXISTS ${columnDdl(m.column)}${m.after ? ` AFTER ${m.after}` : ''};`);
+      // ClickHouse has no ALTER TABLE IF EXISTS; ADD COLUMN IF NOT EXISTS makes a replay harmless.
+      lines.push(`ALTER TABLE {{db}}.${d.table} ADD COLUMN IF NOT EXISTS ${columnDdl(m.column)}${m.after ? ` AFTER ${m.after}` : ''};`);
     }
   }
   if (lines.length === 0) return '';

@@ -1,9 +1,11 @@
 export { openStore } from './store.ts';
-export type { Store, StoreConfig, Chunk } from './store.ts';
+export type { Store, StoreConfig } from './store.ts';
 export { chunkToken } from './chunks.ts';
-export { toFlowRows, encodeFlowRows, rowBlock, flowRowValues, FLOW_COLUMNS, ROLLUP_COLUMNS } from './rows.ts';
-export { FLOW_TABLE, type FlowColumn } from './flows-table.ts';
+export { createIngest, classifyInsertError, FencedError, MAX_CHUNK_ROWS, needsRollupRows } from './ingest.ts';
+export type { Ingest, IngestItem, IngestOptions, IngestStats, IngestStep, ChunkRef, Reject, RawInsert, InsertFormat } from './ingest.ts';
+export { toFlowRows, encodeFlowRows, encodeRows, rowBlock, rollupBlock, flowRowValues, FLOW_COLUMNS, ROLLUP_COLUMNS } from './rows.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
+export { FLOW_TABLE, type FlowColumn } from './flows-table.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';
 export type { Migration } from './migrate.ts';
 export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes, TopDestination, CountryEgress, QueryFn } from './reports.ts';

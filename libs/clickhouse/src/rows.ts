@@ -1,8 +1,8 @@
 // The `flows` row: its type, column order, builder and the sink's encoder are generated from
 // the one definition in flows-table.ts (rows.generated.ts, `npm run schemas:gen`).
-import { FLOW_COLUMNS, type FlowRow, type RowBlock } from './rows.generated.ts';
+import { FLOW_COLUMNS, ROLLUP_COLUMNS, type FlowRow, type RowBlock } from './rows.generated.ts';
 
-export { FLOW_COLUMNS, ROLLUP_COLUMNS, encodeFlowRows, toFlowRows } from './rows.generated.ts';
+export { FLOW_COLUMNS, ROLLUP_COLUMNS, encodeFlowRows, encodeRows, toFlowRows } from './rows.generated.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.generated.ts';
 
 /** One row as an array in FLOW_COLUMNS order (JSONCompactEachRow). */
@@ -14,5 +14,12 @@ export function flowRowValues(r: FlowRow): unknown[] {
 export function rowBlock(rows: readonly FlowRow[]): RowBlock {
   let body = '';
   for (const r of rows) body += `${JSON.stringify(flowRowValues(r))}\n`;
+  return { body, rows: rows.length };
+}
+
+/** Hand-made rows as rollup_input rows (ROLLUP_COLUMNS order). */
+export function rollupBlock(rows: readonly FlowRow[]): RowBlock {
+  let body = '';
+  for (const r of rows) body += `${JSON.stringify(ROLLUP_COLUMNS.map((c) => r[c]))}\n`;
   return { body, rows: rows.length };
 }

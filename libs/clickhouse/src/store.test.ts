@@ -171,7 +171,7 @@ test('costs: bytes x seed price (class, region fallback, NAT on both directions)
   close(repriced.total_usd, 0.04 + 0.3 + 0.01 + 0.18);
 });
 
-test('a chunk stored twice is stored once, in flows and in every rollup; resumeChunks follows it', async () => {
+test('rows stored twice are stored once, in flows and in every rollup', async () => {
   const s = await store('dedup');
   const batch = Array.from({ length: 50 }, (_, i) =>
     flowRow({ time: hourAgo(i % 3), egress_bytes: 100 + i, ingress_bytes: 1, src_partition: 2, src_offset: 10 + Math.floor(i / 10) }),
@@ -186,50 +186,6 @@ test('a chunk stored twice is stored once, in flows and in every rollup; resumeC
   assert.deepEqual(await rows(s, 'SELECT toString(count()) AS n, toString(sum(egress_bytes)) AS e FROM dedup.flows'), [{ n: '52', e: String(egress) }]);
   assert.deepEqual(await s.bytesByWorkloadClass(), [{ namespace: 'shop', workload_kind: 'Deployment', workload: 'web', class: 'internet', egress_bytes: egress, ingress_bytes: 50 }]);
   assert.deepEqual(await rows(s, 'SELECT toString(sum(egress_bytes)) AS e, toString(sum(flows)) AS f FROM dedup.destinations_hourly'), [{ e: String(egress), f: '52' }]);
-  assert.deepEqual(await s.resumeChunks('flows.enriched.v1'), new Map([[0, 4], [2, 16]]));
-  assert.deepEqual(await s.resumeChunks('other'), new Map());
-});
-
-test('after a crash: a chunk in flows but not in the rollups is finished; one not in flows is read again', async () => {
-  const s = await store('crashrepair');
-  const topic = 'flows.enriched.v1';
-  const chunk = (partition: number, first: number, n: number) =>
-    Array.from({ length: n }, (_, i) => flowRow({ time: hourAgo(1), egress_bytes: 1000 + i, ingress_bytes: 2, src_partition: partition, src_offset: first + i }));
-  await s.insertFlows(chunk(0, 0, 5)); // done
-  // Partition 0: the next chunk reached flows, then the process died before the rollups.
-  const interrupted = chunk(0, 5, 4);
-  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 0, first_offset: 5, last_offset: 8, rows: 4 }] });
-  await s.client.insert({ table: 'crashrepair.flows', format: 'JSONEachRow', values: interrupted });
-  // Partition 1: a chunk was started, and died before flows.
-  await s.client.insert({ table: 'crashrepair.sink_chunks', format: 'JSONEachRow', values: [{ src_topic: topic, src_partition: 1, first_offset: 20, last_offset: 29, rows: 10 }] });
-
-  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 20]]));
-  const egress = [...chunk(0, 0, 5), ...interrupted].reduce((a, r) => a + r.egress_bytes, 0);
-  assert.deepEqual(await s.bytesByWorkloadClass(), [{ namespace: 'shop', workload_kind: 'Deployment', workload: 'web', class: 'internet', egress_bytes: egress, ingress_bytes: 18 }]);
-  // Finishing is idempotent: a second restart changes nothing.
-  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 20]]));
-  assert.deepEqual((await s.bytesByWorkloadClass())[0]!.egress_bytes, egress);
-  // The re-read chunk, stored with other boundaries, lands once.
-  await s.insertFlows(chunk(1, 20, 10));
-  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 9], [1, 30]]));
-});
-
-test('after a crash between the two rollups: the replay completes the one that missed the chunk and leaves the other', async () => {
-  const s = await store('halfrollup');
-  const topic = 'flows.enriched.v1';
-  const rowsOf = Array.from({ length: 6 }, (_, i) =>
-    flowRow({ time: hourAgo(2), egress_bytes: 5000 + i, ingress_bytes: 3, src_partition: 0, src_offset: 40 + i }),
-  );
-  // destinations_hourly's view is down while the chunk is stored: only workload_hourly gets it.
-  await s.client.command({ query: 'DETACH TABLE halfrollup.destinations_hourly_mv' });
-  await s.insertFlows(rowsOf);
-  await s.client.command({ query: 'ATTACH TABLE halfrollup.destinations_hourly_mv' });
-  const sums = async () =>
-    rows(s, `SELECT (SELECT toString(sum(egress_bytes)) FROM halfrollup.workload_hourly) AS w, (SELECT toString(sum(egress_bytes)) FROM halfrollup.destinations_hourly) AS d`);
-  const egress = rowsOf.reduce((a, r) => a + r.egress_bytes, 0);
-  assert.deepEqual(await sums(), [{ w: String(egress), d: '0' }]);
-  assert.deepEqual(await s.resumeChunks(topic), new Map([[0, 46]]));
-  assert.deepEqual(await sums(), [{ w: String(egress), d: String(egress) }]);
 });
 
 test('anomalies: mining port, new country and ASN after a baseline, a trickle baseline does not make a country known; not for a country known 3 days ago, a responder, a learning workload, or under the minimum', async () => {
@@ -333,11 +289,11 @@ test('anomalies: mining port, new country and ASN after a baseline, a trickle ba
 test('encodeFlowRows (the sink hot path) writes exactly what rowBlock(toFlowRows()) writes', () => {
   const views = [1, 2, 3].map((i) => ({
     time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
-    local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '' },
+    local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} },
     remote: i === 3
-      ? { ip: '52.216.1.1', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: 'us-east-1', country: 'US', asn: 16509, as_org: 'AMAZON-02', service: 'S3' }
-      : { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"', service: '' },
-    class: i === 3 ? ('CLOUD_SERVICE' as const) : ('INTERNET' as const), cloud: 'aws', cloud_service: i === 3 ? 'S3' : '', cloud_service_region: i === 3 ? 'us-east-1' : '', nat_gateway: i !== 3,
+      ? { ip: '52.216.1.1', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: 'us-east-1', country: 'US', asn: 16509, as_org: 'AMAZON-02', service: 'S3', labels: {} }
+      : { ip: i === 1 ? '' : '2001:db8::1%eth0', port: 443, kind: 'EXTERNAL' as const, cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 "AB"', service: '', labels: {} },
+    class: i === 3 ? ('CLOUD_SERVICE' as const) : ('INTERNET' as const), cloud: 'aws', cloud_service: i === 3 ? 'S3' : '', cloud_service_region: i === 3 ? 'us-east-1' : '', service: i === 2 ? 'shop/api' : '', nat_gateway: i !== 3,
     egress_bytes: i === 2 ? 2 ** 40 + 7 : 1000 * i, ingress_bytes: i === 1 ? 0 : 10 * i, egress_packets: i, ingress_packets: i === 3 ? 9_007_199_254_740_991 : i,
   }));
   views[0]!.conntrack_id = 4_294_967_295;

@@ -8,11 +8,9 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { ConfigError } from '@tollgate/config';
 import type { Logger } from '@tollgate/log';
-import { PermanentError } from '@tollgate/pipeline';
-import type { EnrichedFlowBatch } from '@tollgate/schema';
 import { DEFAULT_MIGRATIONS_DIR, runMigrations } from './migrate.ts';
-import { encodeFlowRows, FLOW_COLUMNS, rowBlock, toFlowRows, type FlowRow, type RowBlock, type SourceCoordinates } from './rows.ts';
-import { chunkToken, rollupStatement } from './chunks.ts';
+import { rollupBlock, rowBlock, type FlowRow } from './rows.ts';
+import { createIngest, needsRollupRows, type IngestItem, type RawInsert } from './ingest.ts';
 import {
   anomalies,
   anomalyRows,
@@ -38,29 +36,24 @@ export interface StoreConfig {
   migrationsDir?: string;
 }
 
+/**
+ * The query side of the store (reports, views, ad-hoc SQL), plus what the ingest module
+ * (ingest.ts, the only writer of traffic) needs: the client and the engine's raw insert.
+ */
 export interface Store {
   readonly mode: 'embedded' | 'server';
   readonly database: string;
   /** The underlying client, for ad-hoc SQL (tables are `${database}.<name>`). */
   readonly client: ClickHouseClient;
+  /** An insert of a pre-encoded body (JSONCompactEachRow) with per-insert settings: chDB's raw insert, or the client's. */
+  readonly rawInsert: RawInsert;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
   /**
-   * Stores one chunk of Kafka messages (one partition, offsets first..last, rows encoded by
-   * encodeFlowRows) in flows and the rollups, exactly once: storing the same chunk again, or
-   * finishing it after a crash (resumeChunks), changes nothing. The rows must lie in one month.
+   * Hand-made rows (tests, tools), through the ingest module: one message per (topic, partition,
+   * offset) of their src_* coordinates. Claims those partitions (a running sink on them is fenced).
    */
-  storeChunk(chunk: Chunk): Promise<void>;
-  /** Hand-made rows (tests, tools): one chunk per topic and partition of the rows, by their src_* coordinates. */
   insertFlows(rows: readonly FlowRow[]): Promise<void>;
-  toFlowRows(batch: EnrichedFlowBatch, src: SourceCoordinates): FlowRow[];
-  encodeFlowRows(batch: EnrichedFlowBatch, src: SourceCoordinates): RowBlock;
-  /**
-   * For a (re)starting sink: finishes the chunk a crash interrupted, per partition of `topic`, and
-   * returns where to resume: after the last chunk stored, or at the start of an interrupted chunk
-   * that flows does not hold (it is read from Kafka again).
-   */
-  resumeChunks(topic: string): Promise<Map<number, number>>;
   costByWorkload(opts?: Period & { top?: number }): Promise<WorkloadCost[]>;
   costTotals(opts?: Period): Promise<CostTotals>;
   anomalies(opts?: Period): Promise<AnomalyGroup[]>;
@@ -69,27 +62,15 @@ export interface Store {
   bytesByWorkloadClass(): Promise<WorkloadClassBytes[]>;
   /** Clusters that have traffic in the store. */
   clusters(): Promise<string[]>;
-  /** Deletes all traffic (flows, rollups, sink offsets), keeping prices and rule settings. For the demo's fresh start. */
+  /** Deletes all traffic (flows, rollups, the sink's ledger), keeping prices and rule settings. For the demo's fresh start. */
   truncateTraffic(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Tables that hold traffic (as opposed to prices and rule settings). */
-const TRAFFIC_TABLES = ['flows', 'sink_chunks', 'workload_hourly', 'destinations_hourly'] as const;
-
-export interface Chunk {
-  topic: string;
-  partition: number;
-  first: number;
-  last: number;
-  rows: number;
-  blocks: readonly RowBlock[];
-}
+const TRAFFIC_TABLES = ['flows', 'sink_chunks', 'ingest_ledger', 'workload_hourly', 'destinations_hourly'] as const;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
-/** ClickHouse error codes that mean "this data can never be inserted" (parse and type errors). */
-const PERMANENT_INSERT_CODES = new Set(['6', '25', '26', '27', '32', '33', '38', '41', '53', '69', '70', '72', '117', '131', '632', '676', '677']);
 
 function redactUrl(url: string): string {
   try {
@@ -189,56 +170,21 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     return rs.json<T>();
   };
 
-  const insertRows = async (blocks: readonly RowBlock[], dedupToken: string): Promise<void> => {
-    if (blocks.every((b) => b.rows === 0)) return;
-    const values = blocks.length === 1 ? blocks[0]!.body : blocks.map((b) => b.body).join('');
-    const settings = {
-      insert_deduplicate: 1,
-      insert_deduplication_token: dedupToken,
-      deduplicate_blocks_in_dependent_materialized_views: 1,
-      // Parallel parsing: a single parser thread costs ~12% less CPU, but `npm run bench` finishes
-      // the pipeline ~15% sooner with the parallel parser (the sink is the last stage).
-      input_format_parallel_parsing: 1,
-    } as const;
-    try {
-      if (chdb) {
-        // Embedded: chDB's raw insert hands the body to the engine without copies and puts
-        // the settings in the INSERT's SETTINGS clause. (Through the client, chDB turns
-        // clickhouse_settings into session-wide SET statements that outlive the insert.)
-        await chdb.chdb.rawInsert({ table: `${database}.flows`, columns: FLOW_COLUMNS, format: 'JSONCompactEachRow', values, settings });
-      } else {
-        await client.insert({
-          table: `${db}.flows`,
-          columns: [...FLOW_COLUMNS],
-          format: 'JSONCompactEachRow',
-          values: Readable.from([values]),
-          clickhouse_settings: settings,
-        });
-      }
-    } catch (err) {
-      // @clickhouse/client errors carry the ClickHouse code in .code; chDB's native ones in .clickhouseCode.
-      const e = err as { code?: unknown; clickhouseCode?: unknown };
-      const code = String(e.clickhouseCode ?? e.code ?? '');
-      if (PERMANENT_INSERT_CODES.has(code)) throw new PermanentError(`ClickHouse rejected the rows: ${(err as Error).message}`, { cause: err });
-      throw err;
+  const rawInsert: RawInsert = async (table, columns, body, settings, format = 'JSONCompactEachRow') => {
+    if (chdb) {
+      // Embedded: chDB's raw insert hands the body to the engine without copies and puts
+      // the settings in the INSERT's SETTINGS clause. (Through the client, chDB turns
+      // clickhouse_settings into session-wide SET statements that outlive the insert.)
+      await chdb.chdb.rawInsert({ table, columns, format, values: body, settings });
+    } else {
+      await client.insert({
+        table,
+        columns: [...columns] as [string, ...string[]],
+        format,
+        values: Readable.from([body]),
+        clickhouse_settings: settings,
+      });
     }
-  };
-
-  /** Step 3 (chunks.ts): the chunk's rows from flows through the rollups' views. Idempotent. */
-  const rollUp = async (c: Pick<Chunk, 'topic' | 'partition' | 'first' | 'last'>) => {
-    const params = { topic: c.topic, partition: c.partition, first: c.first, last: c.last };
-    await client.command({ query: rollupStatement(db, chunkToken(c.topic, c.partition, c.first, c.last)), query_params: params });
-  };
-
-  const storeChunk = async (c: Chunk) => {
-    if (c.rows === 0) return;
-    await client.insert({
-      table: `${db}.sink_chunks`,
-      format: 'JSONEachRow',
-      values: [{ src_topic: c.topic, src_partition: c.partition, first_offset: c.first, last_offset: c.last, rows: c.rows }],
-    });
-    await insertRows(c.blocks, chunkToken(c.topic, c.partition, c.first, c.last));
-    await rollUp(c);
   };
 
   let closed: Promise<void> | undefined;
@@ -249,51 +195,33 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     migrate: () => runMigrations(client, database, cfg.migrationsDir ?? DEFAULT_MIGRATIONS_DIR, logger),
 
 
-    toFlowRows,
-    encodeFlowRows,
-
-    resumeChunks: async (topic) => {
-      const last = await query<{ p: number; first: string; last: string; rows: string }>(
-        `SELECT src_partition AS p, toString(first_offset) AS first, toString(last_offset) AS last, toString(rows) AS rows
-         FROM ${db}.sink_chunks WHERE src_topic = {topic:String}
-         ORDER BY src_partition, last_offset DESC LIMIT 1 BY src_partition`,
-        { topic },
-      );
-      const next = new Map<number, number>();
-      for (const c of last) {
-        const [p, first, lastOff, rows] = [Number(c.p), Number(c.first), Number(c.last), Number(c.rows)];
-        const [{ n }] = (await query<{ n: string }>(
-          `SELECT toString(count()) AS n FROM ${db}.flows
-           WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}`,
-          { topic, partition: p, first, last: lastOff },
-        )) as [{ n: string }];
-        const held = Number(n);
-        if (held === 0) {
-          logger.warn({ topic, partition: p, first, last: lastOff }, 'the last chunk never reached flows; reading it from Kafka again');
-          next.set(p, first);
-        } else if (held === rows) {
-          // Complete in flows: (re)do its rollups; if they were done, their tokens make this a no-op.
-          await rollUp({ topic, partition: p, first, last: lastOff });
-          next.set(p, lastOff + 1);
-        } else {
-          throw new Error(`store inconsistent: flows holds ${held} of the ${rows} rows of ${chunkToken(topic, p, first, lastOff)}`);
-        }
-      }
-      return next;
-    },
-
-    storeChunk,
+    rawInsert,
     insertFlows: async (rows) => {
-      const groups = new Map<string, FlowRow[]>();
+      const groups = new Map<string, Map<number, FlowRow[]>>();
       for (const r of rows) {
         const k = `${r.src_topic}\u0000${r.src_partition}`;
-        const g = groups.get(k);
-        if (g) g.push(r);
-        else groups.set(k, [r]);
+        let g = groups.get(k);
+        if (!g) groups.set(k, (g = new Map()));
+        const m = g.get(r.src_offset);
+        if (m) m.push(r);
+        else g.set(r.src_offset, [r]);
       }
+      const ingest = createIngest({ client, database, rawInsert }, { maxChunkRows: 1_000_000, owner: `insertFlows-${process.pid}`, logger });
       for (const g of groups.values()) {
-        const offsets = g.map((r) => r.src_offset);
-        await storeChunk({ topic: g[0]!.src_topic, partition: g[0]!.src_partition, first: Math.min(...offsets), last: Math.max(...offsets), rows: g.length, blocks: [rowBlock(g)] });
+        const msgs = [...g.entries()].sort((a, b) => a[0] - b[0]);
+        const { src_topic: topic, src_partition: partition } = msgs[0]![1][0]!;
+        await ingest.resume(topic, [partition]);
+        // Hand-made rows may span months: one chunk then is several parts (each deduplicated by
+        // the token's per-block suffix), which is fine for tools; the sink's chunks never do.
+        const items: IngestItem[] = msgs.map(([offset, rs]) => ({
+          offset,
+          month: 0,
+          flows: rowBlock(rs),
+          ...(needsRollupRows(Math.min(...rs.map((r) => r.time)) * 1000) ? { rollup: rollupBlock(rs) } : {}),
+        }));
+        await ingest.store(topic, partition, items, items[items.length - 1]!.offset, async (offset, reason) => {
+          throw new Error(`insertFlows: ClickHouse rejected the rows of offset ${offset}: ${reason}`);
+        });
       }
     },
 
@@ -319,3 +247,4 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     },
   };
 }
+

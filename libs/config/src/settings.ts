@@ -56,10 +56,14 @@ export const enricher = {
   privateCidrs: list('TOLLGATE_PRIVATE_CIDRS', 'Extra VPC ranges classed `private` (RFC 1918 and ULA always are).'),
   cloudRanges: list('TOLLGATE_CLOUD_RANGES', 'Provider range files as `aws:<ip-ranges.json>`, `gcp:<cloud.json>`, `azure:<ServiceTags.json>` (class cloud_service).'),
   podGraceMs: int('TOLLGATE_POD_GRACE_MS', 'How long a deleted pod keeps its IP in the index (late flows).', 300_000, 0),
+  kubeconfig: str('KUBECONFIG', 'Kubeconfig for `TOLLGATE_K8S_SOURCE=kube` outside a cluster (a token, a token file or a client certificate; exec plugins and auth providers are not run). Empty: the in-cluster service account, else ~/.kube/config.', ''),
+  k8sSyncTimeoutMs: int('TOLLGATE_K8S_SYNC_TIMEOUT_MS', 'How long the enricher waits for the first full list of the Kubernetes API (`kube` source) before it gives up, ms.', 60_000, 1_000, 3_600_000),
+  chargebackLabels: list('TOLLGATE_CHARGEBACK_LABELS', 'Pod labels carried on each record\'s local side so costs group by them (e.g. `team,cost-center`); a pod without one takes its namespace\'s.'),
+  natExempt: list('TOLLGATE_NAT_GATEWAY_EXEMPT', 'Cloud services reached through a gateway/VPC endpoint rather than the NAT gateway (service names as in the range files, e.g. `S3,DYNAMODB`): their bytes carry no NAT processing.'),
 };
 
 export const sink = {
-  batchRows: int('TOLLGATE_SINK_BATCH_ROWS', 'Rows per ClickHouse insert (at most).', 100_000, 1, 10_000_000),
+  batchRows: int('TOLLGATE_SINK_BATCH_ROWS', 'Rows per ClickHouse insert (one chunk, one part), at most; below one insert block (1,000,000).', 100_000, 1, 1_000_000),
   flushMs: int('TOLLGATE_SINK_FLUSH_MS', 'Longest wait before a partial batch is inserted, ms.', 1_000, 10, 600_000),
 };
 

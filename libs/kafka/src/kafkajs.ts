@@ -209,14 +209,16 @@ class KafkajsConsumer implements Consumer {
       const last = chunk[chunk.length - 1]!;
       const messages = this.floors.filter(chunk);
       if (messages.length > 0) {
+        let held: void | number;
         try {
-          await handler(messages);
+          held = await handler(messages);
         } catch (err) {
           this.fail(err);
           return;
         }
+        const commit = typeof held === 'number' ? Math.min(held, last.offset + 1) : last.offset + 1;
         try {
-          await p.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(last.offset + 1) }] }] });
+          await p.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(commit) }] }] });
         } catch (err) {
           if (!isRebalanceError(err)) {
             this.fail(err);

@@ -22,6 +22,8 @@ type Msg = Message<string, Buffer, string, string>;
 interface Queued {
   message: InMessage;
   leaderEpoch: number;
+  /** Arrival (ms): a partial batch lingers maxWaitMs after its first message. */
+  at: number;
 }
 
 /** Per-partition FIFO queues, taken from in round-robin order. */
@@ -37,18 +39,28 @@ class PartitionQueues {
     this.size++;
   }
 
-  take(max: number): Queued[] | undefined {
+  /**
+   * The next partition's batch in round-robin order among the ready ones: at least `max`
+   * messages, or a first message that arrived at or before `lingerBefore`. Else the arrival time
+   * of the oldest first message (when the next partition becomes ready), if any is queued.
+   */
+  take(max: number, lingerBefore = Infinity): { batch?: Queued[]; wakeAt?: number } | undefined {
     const keys = [...this.queues.keys()];
+    let wakeAt: number | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[(this.cursor + i) % keys.length]!;
       const list = this.queues.get(key)!;
       if (list.length === 0) continue;
+      if (list.length < max && list[0]!.at > lingerBefore) {
+        wakeAt = Math.min(wakeAt ?? Infinity, list[0]!.at);
+        continue;
+      }
       this.cursor = (this.cursor + i + 1) % keys.length;
       const out = list.splice(0, max);
       this.size -= out.length;
-      return out;
+      return { batch: out };
     }
-    return undefined;
+    return wakeAt === undefined ? undefined : { wakeAt };
   }
 
   clear(): void {
@@ -266,6 +278,7 @@ class PlatformaticConsumer implements Consumer {
     this.queues.push(key, {
       message: { topic: m.topic, partition: m.partition, offset, key: m.key ?? '', value: m.value ?? Buffer.alloc(0), headers: headersToRecord(m.headerEntries) },
       leaderEpoch: m.leaderEpoch,
+      at: Date.now(),
     });
     if (!this.pausedByUs && this.queues.size >= this.highWater) {
       this.pausedByUs = true;
@@ -286,7 +299,15 @@ class PlatformaticConsumer implements Consumer {
       await this.floors.wait();
       if (this.closing) break;
       const generation = this.generation;
-      const taken = this.awaitingOffsets ? undefined : this.queues.take(this.maxBatch);
+      // Linger: a partition's partial batch waits up to maxWaitMs after its first message for more
+      // (fuller chunks downstream); a full one goes at once.
+      const ready = this.awaitingOffsets ? undefined : this.queues.take(this.maxBatch, Date.now() - this.maxWaitMs);
+      const taken = ready?.batch;
+      if (!taken && ready?.wakeAt !== undefined) {
+        this.maybeResume();
+        await this.wake.wait(Math.max(1, ready.wakeAt + this.maxWaitMs - Date.now()));
+        continue;
+      }
       this.maybeResume();
       if (!taken) {
         await this.wake.wait(this.maxWaitMs);
@@ -296,12 +317,13 @@ class PlatformaticConsumer implements Consumer {
       const key = `${first.topic}:${first.partition}`;
       const messages = this.floors.filter(taken.map((q) => q.message)).filter((m) => m.offset >= (this.handled.get(key) ?? 0));
       if (messages.length === 0) continue;
-      await handler(messages);
+      const held = await handler(messages);
       const last = messages[messages.length - 1]!;
       const next = last.offset + 1;
+      const commit = typeof held === 'number' ? Math.min(held, next) : next;
       try {
         await this.client.commit({
-          offsets: [{ topic: last.topic, partition: last.partition, offset: BigInt(next), leaderEpoch: taken[taken.length - 1]!.leaderEpoch }],
+          offsets: [{ topic: last.topic, partition: last.partition, offset: BigInt(commit), leaderEpoch: taken[taken.length - 1]!.leaderEpoch }],
         });
         this.handled.set(key, next);
       } catch (err) {

@@ -109,10 +109,10 @@ export class MemoryTransport implements Transport {
             const end = p.base + p.messages.length;
             if (from >= end) continue;
             const batch = p.messages.slice(from - p.base, Math.min(end, from + maxBatch) - p.base);
-            await handler(batch);
+            const held = await handler(batch);
             const next = batch[batch.length - 1]!.offset + 1;
             pos.set(i, next);
-            group!.get(topic)!.set(i, next);
+            group!.get(topic)!.set(i, typeof held === 'number' ? Math.min(held, next) : next);
             this.trim(topic, i);
             this.consumed.notify();
             delivered = true;

@@ -27,10 +27,12 @@ export interface Producer {
 
 /**
  * Called with the messages of one partition, in offset order. When the promise resolves, the
- * messages are safe downstream and the consumer commits offset+1 of the last one. When it
- * rejects, nothing is committed and the consumer stops (the caller decides to restart).
+ * messages are safe downstream and the consumer commits offset+1 of the last one, or the offset
+ * the handler resolved with if that is lower (it holds the later messages until a later call:
+ * the sink re-reading an interrupted chunk). When it rejects, nothing is committed and the
+ * consumer stops (the caller decides to restart).
  */
-export type BatchHandler = (messages: InMessage[]) => Promise<void>;
+export type BatchHandler = (messages: InMessage[]) => Promise<void | number>;
 
 export interface ConsumerOptions {
   groupId: string;

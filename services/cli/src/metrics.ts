@@ -3,7 +3,9 @@
 import { metricsTable, stageMetrics, type MetricSet, type MetricSpec } from '@tollgate/metrics';
 import { agentMetrics } from '@tollgate/agent';
 import { alertsMetrics } from '@tollgate/alerts';
+import { enricherMetrics } from '@tollgate/enricher';
+import { sinkMetrics } from '@tollgate/sink';
 
-export const allMetricSets: readonly MetricSet<Record<string, MetricSpec>>[] = [stageMetrics, agentMetrics, alertsMetrics];
+export const allMetricSets: readonly MetricSet<Record<string, MetricSpec>>[] = [stageMetrics, agentMetrics, enricherMetrics, sinkMetrics, alertsMetrics];
 
 export const allMetricsTable = (): string => metricsTable(allMetricSets);

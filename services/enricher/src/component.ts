@@ -3,7 +3,7 @@
 // `<raw topic>.dlq` with the reason and never blocks its partition. The consumer commits a
 // batch only after every message of it is safe (produced and acknowledged, or in the DLQ).
 import type { Logger } from '@tollgate/log';
-import type { InventorySource } from '@tollgate/kube';
+import { ZONE_LABEL, type InventorySource } from '@tollgate/kube';
 import { dlqMessage, errorMessage, isPermanent, once, retry } from '@tollgate/pipeline';
 import type { Component, Consumer, InMessage, OutMessage, Producer, TopicNames, Transport } from '@tollgate/pipeline';
 import { Family, type EnrichedFlowBatch, type RawFlowBatch, type SchemaRegistry } from '@tollgate/schema';
@@ -39,11 +39,26 @@ export interface EnricherStats extends EnrichCounters {
   emptyMessages: number;
   /** Raw messages sent to the DLQ. */
   dlq: number;
+  /** DLQ messages by reason class (decode, enrich). */
+  dlqByReason: Record<string, number>;
+  /** Produce attempts that failed, and the retries that followed. */
+  produceErrors: number;
+  produceRetries: number;
   inventoryEvents: number;
 }
 
 export interface Enricher extends Component {
   stats(): EnricherStats;
+  /** Owner index sizes (metrics). */
+  indexSize(): Record<string, number>;
+  /** The address classifier's cache (metrics: hit rate). */
+  cacheStats(): { hits: number; misses: number };
+  /** Per `topic/partition`, the offset after the last raw message handled (metrics: lag). */
+  positions(): ReadonlyMap<string, number>;
+  /** Called with each handled batch's duration in seconds (metrics). */
+  onBatch(fn: (seconds: number) => void): void;
+  /** True once running (inventory synced, consuming), else the reason. */
+  ready(): true | string;
   /** Settles when the consumer stops: rejects with the error that stopped it. */
   readonly done: Promise<void>;
 }
@@ -54,7 +69,11 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   const rawCodec = registry.codec<RawFlowBatch>(Family.raw);
   const outCodec = registry.codec<EnrichedFlowBatch>(Family.enriched);
   const counters = newCounters();
-  const s = { messages: 0, produced: 0, emptyMessages: 0, dlq: 0 };
+  const s = { messages: 0, produced: 0, emptyMessages: 0, dlq: 0, produceErrors: 0, produceRetries: 0 };
+  const dlqByReason: Record<string, number> = {};
+  const positions = new Map<string, number>();
+  const batchHooks: Array<(seconds: number) => void> = [];
+  let running = false;
   const clientId = deps.clientId ?? 'tollgate-enricher';
   const retention = deps.retentionMs ?? 3_600_000;
   /** Per partition, the newest window seen: the index forgets what is older than the slowest one. */
@@ -68,11 +87,14 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   done.catch(() => {});
 
   const send = (topic: string, messages: OutMessage[]) =>
-    retry(() => producer!.send(topic, messages), {
+    retry(() => producer!.send(topic, messages).catch((err: unknown) => {
+      s.produceErrors++;
+      throw err;
+    }), {
       attempts: deps.produceRetry?.attempts ?? 5,
       baseMs: deps.produceRetry?.baseMs ?? 200,
       maxMs: 5_000,
-      onRetry: (err, attempt, delayMs) => log.warn({ err: errorMessage(err), topic, attempt, delayMs }, 'produce failed, retrying'),
+      onRetry: (err, attempt, delayMs) => (s.produceRetries++, log.warn({ err: errorMessage(err), topic, attempt, delayMs }, 'produce failed, retrying')),
     });
 
   function toDlq(dlq: Map<string, OutMessage[]>, msg: InMessage, reason: string): void {
@@ -81,14 +103,18 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     if (!l) dlq.set(d.topic, (l = []));
     l.push(d.message);
     s.dlq++;
+    const cls = reason.slice(0, reason.indexOf(':') > 0 ? reason.indexOf(':') : undefined);
+    dlqByReason[cls] = (dlqByReason[cls] ?? 0) + 1;
     log.warn({ topic: msg.topic, partition: msg.partition, offset: msg.offset, reason }, 'raw message sent to the DLQ');
   }
 
   async function handle(batch: InMessage[]): Promise<void> {
+    const t0 = performance.now();
     const out: OutMessage[] = [];
     const dlq = new Map<string, OutMessage[]>();
     for (const msg of batch) {
       s.messages++;
+      positions.set(`${msg.topic}/${msg.partition}`, msg.offset + 1);
       let raw: RawFlowBatch;
       try {
         raw = rawCodec.decode(msg.value);
@@ -116,6 +142,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     for (const [topic, msgs] of dlq) sends.push(send(topic, msgs));
     await Promise.all(sends);
     s.produced += out.length;
+    for (const fn of batchHooks) fn((performance.now() - t0) / 1000);
     if (++handled % 64 === 0 && watermarks.size) {
       context.index.prune(Math.min(...watermarks.values()) - retention);
     }
@@ -124,11 +151,19 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   return {
     name: STAGE,
     done,
-    stats: () => ({ ...counters, ...s, inventoryEvents: context.index.events }),
+    stats: () => ({ ...counters, ...s, dlqByReason: { ...dlqByReason }, inventoryEvents: context.index.events }),
+    indexSize: () => context.index.size(),
+    cacheStats: () => ({ hits: context.classifier.hits, misses: context.classifier.misses }),
+    positions: () => positions,
+    onBatch: (fn) => void batchHooks.push(fn),
+    ready: () => (running ? true : 'inventory syncing or consumer starting'),
     async start() {
       if (deps.inventory) {
         await deps.inventory.start((e) => context.index.apply(e));
         log.info({ source: deps.inventory.name, ...context.index.size() }, 'inventory synced');
+        const z = context.index.zoneCoverage();
+        if (z.nodes > 0 && z.zoned === 0) log.warn({ nodes: z.nodes }, `no node carries the ${ZONE_LABEL} label: every in-cluster byte will look same-zone`);
+        else if (z.zoned < z.nodes) log.warn({ nodes: z.nodes, zoned: z.zoned }, `some nodes carry no ${ZONE_LABEL} label: their traffic counts as cross-zone`);
       }
       producer = await transport.producer(clientId);
       consumer = await transport.consumer(clientId, { groupId: deps.groupId ?? 'tollgate-enricher', topics: [topics.raw], maxBatch: deps.maxBatch ?? 100 });
@@ -137,9 +172,11 @@ export function createEnricher(deps: EnricherDeps): Enricher {
         log.error({ err: errorMessage(err) }, 'enricher consumer stopped');
         rejectDone(err);
       });
+      running = true;
       log.info({ topic: topics.raw, out: topics.enriched }, 'enricher started');
     },
     stop: once(async () => {
+      running = false;
       await consumer?.close();
       await producer?.close();
       await deps.inventory?.stop();

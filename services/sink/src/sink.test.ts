@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunkToken, openStore, type Store } from '@tollgate/clickhouse';
+import { createIngest, openStore, type RawInsert, type Store } from '@tollgate/clickhouse';
 import { createLogger } from '@tollgate/log';
 import { allTopics, caughtUp, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
 import { Family, fromViews, SchemaRegistry, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
@@ -30,7 +30,7 @@ async function store(database: string): Promise<Store> {
 const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
 
 function endpoint(ip: string, workload: string) {
-  return { ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '' };
+  return { ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} };
 }
 
 /** Message i: `flows` flows of workload w<i % 3>, flow j sends i * 1000 + j bytes and receives 1. */
@@ -47,6 +47,7 @@ function batch(i: number, flows: number): EnrichedFlowBatch {
     cloud: 'aws',
     cloud_service: '',
     cloud_service_region: '',
+    service: '',
     nat_gateway: false,
     egress_bytes: i * 1000 + j,
     ingress_bytes: 1,
@@ -54,7 +55,7 @@ function batch(i: number, flows: number): EnrichedFlowBatch {
     ingress_packets: 1,
   });
   return fromViews(
-    { cluster: 'c', node: 'n1', window_start: HOUR, window_end: HOUR + 10_000, source: { agent_id: 'a', seq: i, topic: 'flows.raw.v1', partition: 0, offset: i } },
+    { cluster: 'c', node: 'n1', window_start: HOUR, window_end: HOUR + 100_000, source: { agent_id: 'a', seq: i, topic: 'flows.raw.v1', partition: 0, offset: i } },
     Array.from({ length: flows }, (_, j) => f(j)),
   );
 }
@@ -103,7 +104,8 @@ test('stores exactly the rows of every message, several messages per insert', as
   const st = sink.stats();
   assert.deepEqual({ messages: st.messages, rows: st.rows, dlq: st.dlq }, { messages: 30, rows: 210, dlq: 0 });
   assert.ok(st.inserts < 30, `several messages per insert (${st.inserts} inserts)`);
-  const resume = await s.resumeChunks(topics.enriched);
+  // The ledger says every partition is stored up to its end.
+  const resume = await createIngest(s, { maxChunkRows: 1000, owner: 'reader', logger }).resume(topics.enriched, [0, 1]);
   assert.deepEqual(resume, await transport.endOffsets(topics.enriched));
 });
 
@@ -128,58 +130,68 @@ test('a poison message goes to the DLQ with its reason and does not block the pa
   assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /not an Avro single-object message/);
   assert.equal(dlq[0]!.headers[DlqHeaders.stage], 'sink');
   assert.equal(dlq[0]!.headers[DlqHeaders.offset], '2');
-  assert.deepEqual({ ...sink.stats(), inserts: 0, retries: 0 }, { messages: 5, rows: 12, inserts: 0, dlq: 1, retries: 0 });
+  assert.deepEqual({ ...sink.stats(), inserts: 0, retries: 0 }, { messages: 5, rows: 12, inserts: 0, dlq: 1, retries: 0, replayed: 0 });
 });
 
-test('rows ClickHouse rejects send their message to the DLQ; the rest of the batch is stored', async () => {
-  const s = await store('rejected');
-  const { transport, topics, producer } = await setup('rejected');
+/** A store whose engine sees `corrupt(body)`: a real ClickHouse rejection of chosen rows. */
+function corrupting(s: Store, corrupt: (body: string) => string): Store {
+  const rawInsert: RawInsert = (table, columns, body, settings) => s.rawInsert(table, columns, corrupt(body), settings);
+  return { ...s, rawInsert };
+}
+
+async function readDlq(transport: MemoryTransport, topic: string, n: number): Promise<InMessage[]> {
+  const dlq: InMessage[] = [];
+  const c = await transport.consumer('t', { groupId: `dlq-reader-${topic}`, topics: [`${topic}.dlq`] });
+  await c.run(async (b) => void dlq.push(...b));
+  while (dlq.length < n) await new Promise((r) => setTimeout(r, 10));
+  await c.close();
+  return dlq;
+}
+
+test('invalid records (bad address, out-of-range index, negative counter) go to the DLQ; the rest of their message is stored', async () => {
+  const s = await store('invalid');
+  const { transport, topics, producer } = await setup('invalid');
   const bad = batch(1, 3);
   bad.flows[1]!.remote_ip = 'not-an-ip';
-  await producer.send(topics.enriched, [0, 1, 2].map((i) => ({ key: 'k', value: codec.encode(i === 1 ? bad : batch(i, 3)) })));
+  const worse = batch(2, 3);
+  worse.flows[0]!.remote = 99;
+  worse.flows[2]!.egress_bytes = -5;
+  await producer.send(topics.enriched, [batch(0, 3), bad, worse, batch(3, 3)].map((b) => ({ key: 'k', value: codec.encode(b) })));
   const sink = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
   await sink.start();
   await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
   await sink.stop();
-  assert.deepEqual(await s.bytesByWorkloadClass(), expected(3, 3, new Set([1])));
-  const dlq: InMessage[] = [];
-  const c = await transport.consumer('t', { groupId: 'dlq-reader', topics: [`${topics.enriched}.dlq`] });
-  await c.run(async (b) => void dlq.push(...b));
-  while (dlq.length < 1) await new Promise((r) => setTimeout(r, 10));
-  await c.close();
-  assert.deepEqual(dlq.map((m) => m.headers[DlqHeaders.offset]), ['1']);
-  assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /^clickhouse rejected the rows: .*Cannot parse IPv6 not-an-ip/);
-  assert.equal(sink.stats().dlq, 1);
+  // Truth: every flow of messages 0 and 3, flows 0 and 2 of message 1, flow 1 of message 2.
+  const truth = new Map<string, number>([['w0', 0 + 1 + 2 + (3000 + 3001 + 3002)], ['w1', 1000 + 1002], ['w2', 2001]]);
+  const got = await s.bytesByWorkloadClass();
+  assert.deepEqual(new Map(got.map((r) => [r.workload, r.egress_bytes])), truth);
+  assert.equal(await flowCount(s), 9);
+  const dlq = await readDlq(transport, topics.enriched, 2);
+  assert.deepEqual(dlq.map((m) => m.headers[DlqHeaders.offset]), ['1', '2']);
+  assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /^invalid: 1 of 3 flows invalid .*flow 1: remote_ip "not-an-ip" is not an address/);
+  assert.match(dlq[1]!.headers[DlqHeaders.reason]!, /flow 0: remote endpoint index 99 outside the message's 2; flow 2: egress_bytes -5 is not a counter/);
 });
 
-test('a sink that dies after an insert but before the commit, restarted with other batch sizes, leaves exact totals', async () => {
-  const s = await store('crash');
-  const { transport, topics, producer } = await setup('crash');
-  await producer.send(topics.enriched, Array.from({ length: 40 }, (_, i) => ({ key: `n${i % 2}`, value: codec.encode(batch(i, 5)) })));
-
-  // The store accepts the first insert, then the process "dies" before the handler returns.
-  let inserts = 0;
-  const dying: Store = {
-    ...s,
-    async storeChunk(chunk) {
-      await s.storeChunk(chunk);
-      if (++inserts === 2) throw new Error('killed after the insert');
-    },
-  };
-  const first = createSink({ transport, store: dying, topics, settings: { batchRows: 60, flushMs: 20 }, logger, registry, retry: { attempts: 1, baseMs: 1 } });
-  await first.start();
-  await assert.rejects(first.done, /killed after the insert/);
-  await first.stop();
-  const committed = [...(await transport.committed('tollgate-sink', topics.enriched)).values()].reduce((a, b) => a + b, 0);
-  const stored = await flowCount(s);
-  assert.ok(stored > committed * 5, `the crash left rows stored beyond the commit (${stored} rows, ${committed} messages committed)`);
-
-  const second = createSink({ transport, store: s, topics, settings: { batchRows: 35, flushMs: 20 }, logger, registry });
-  await second.start();
+test('rows ClickHouse rejects send their message to the DLQ; the rest of the chunk is stored, and nothing a restart misreads is left', async () => {
+  const s = await store('rejected');
+  const { transport, topics, producer } = await setup('rejected');
+  await producer.send(topics.enriched, [0, 1, 2].map((i) => ({ key: 'k', value: codec.encode(batch(i, 3)) })));
+  // Message 1's rows (workload w1) reach the engine with a bad address: ClickHouse itself rejects them.
+  const rejecting = corrupting(s, (body) => body.replaceAll(/("w1",.*?)"10\.0\.1\.1"/g, '$1"not-an-ip"'));
+  const sink = createSink({ transport, store: rejecting, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
+  await sink.start();
   await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
-  await second.stop();
-  assert.deepEqual(await s.bytesByWorkloadClass(), expected(40, 5));
-  assert.equal(await flowCount(s), 200);
+  await sink.stop();
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(3, 3, new Set([1])));
+  const dlq = await readDlq(transport, topics.enriched, 1);
+  assert.deepEqual(dlq.map((m) => m.headers[DlqHeaders.offset]), ['1']);
+  assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /^clickhouse rejected the rows: .*not-an-ip/);
+  assert.equal(sink.stats().dlq, 1);
+  // A restart (after OPTIMIZE of the ledger) resumes after the chunk and changes nothing.
+  await s.client.command({ query: 'OPTIMIZE TABLE rejected.ingest_ledger FINAL' });
+  const resume = await createIngest(s, { maxChunkRows: 1000, owner: 'reader', logger }).resume(topics.enriched, [0, 1]);
+  assert.deepEqual(resume, new Map([[0, 3]]));
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(3, 3, new Set([1])));
 });
 
 test('a retriable insert error is retried with the same token and stored once', async () => {
@@ -190,10 +202,10 @@ test('a retriable insert error is retried with the same token and stored once', 
   let calls = 0;
   const flaky: Store = {
     ...s,
-    async storeChunk(chunk) {
-      tokens.push(chunkToken(chunk.topic, chunk.partition, chunk.first, chunk.last));
-      await s.storeChunk(chunk);
-      if (++calls === 1) throw new Error('connection reset after the insert');
+    rawInsert: async (table, columns, body, settings) => {
+      if (table.endsWith('.flows')) tokens.push(String(settings.insert_deduplication_token));
+      await s.rawInsert(table, columns, body, settings);
+      if (table.endsWith('.flows') && ++calls === 1) throw new Error('connection reset after the insert');
     },
   };
   const sink = createSink({ transport, store: flaky, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry, retry: { attempts: 3, baseMs: 1 } });
@@ -203,5 +215,12 @@ test('a retriable insert error is retried with the same token and stored once', 
   assert.equal(tokens[0], tokens[1]);
   assert.match(tokens[0]!, /^retry\.flows\.enriched\.v1\/\d\/\d+-\d+$/);
   assert.deepEqual(await s.bytesByWorkloadClass(), expected(6, 4));
+  assert.equal(await flowCount(s), 24);
   assert.equal(sink.stats().retries, 1);
+});
+
+test('TOLLGATE_SINK_BATCH_ROWS above one insert block is a ConfigError', async () => {
+  const { loadSinkConfig } = await import('./config.ts');
+  assert.throws(() => loadSinkConfig({ TOLLGATE_SINK_BATCH_ROWS: '1500000' }), /TOLLGATE_SINK_BATCH_ROWS/);
+  assert.deepEqual(loadSinkConfig({ TOLLGATE_SINK_BATCH_ROWS: '1000000' }).batchRows, 1_000_000);
 });

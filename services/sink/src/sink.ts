@@ -1,49 +1,54 @@
 // The sink: flows.enriched.v1 -> ClickHouse, exactly once.
 //
-// Per handler call (messages of ONE partition, in offset order) it decodes every message
-// (a poison message goes to <topic>.dlq with the reason; the batch goes on), turns the
-// flows into rows and stores them in as few chunks as batchRows allows (a chunk never spans
-// two months: one insert into flows is then one part, atomic), each with the deduplication
-// token `${topic}/${partition}/${first}-${last}`, retrying retriable errors with the same
-// token. When the handler resolves the consumer commits. After a crash anywhere, a restarted
-// sink first finishes the chunk that was interrupted (onAssign -> store.resumeChunks, which
-// completes the rollups from flows) and resumes after what the store holds, whatever batch
-// boundaries it now uses (libs/clickhouse/src/chunks.ts).
-import { chunkToken, type RowBlock, type Store } from '@tollgate/clickhouse';
+// Per handler call (messages of ONE partition, in offset order) it decodes and validates every
+// message (a poison message, or a bad record of a message, goes to <topic>.dlq with the reason;
+// the rest goes on), encodes the rows and hands them to the ingest module
+// (libs/clickhouse/src/ingest.ts), which owns the storage protocol: chunks, ledger, flows insert,
+// rollup feed, replay of an interrupted chunk, fencing. The consumer commits only what the
+// ingest module says is stored; on (re)assignment the sink resumes where the ledger says.
+import { createIngest, encodeFlowRows, encodeRows, FencedError, needsRollupRows, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
+import { stageMetrics } from '@tollgate/metrics';
+import type { Registry } from '@tollgate/metrics';
 import {
   dlqMessage,
   errorMessage,
   isPermanent,
   once,
-  retry,
-  type Component,
+  RunState,
   type Consumer,
   type InMessage,
+  type OutMessage,
   type Producer,
+  type Stage,
   type TopicNames,
   type Transport,
 } from '@tollgate/pipeline';
 import { Family, type EnrichedFlowBatch, type SchemaRegistry } from '@tollgate/schema';
+import { validateSinkConfig, type SinkConfig } from './config.ts';
+import { sinkMetrics } from './metrics.ts';
+import { validateEnriched } from './validate.ts';
 
-export interface SinkSettings {
-  /** Rows per ClickHouse insert, at most (TOLLGATE_SINK_BATCH_ROWS). */
-  batchRows: number;
-  /** Longest wait for a fuller batch, ms (TOLLGATE_SINK_FLUSH_MS). */
-  flushMs: number;
-}
+/** @deprecated name kept for callers: the sink's config. */
+export type SinkSettings = SinkConfig;
 
 export interface SinkDeps {
   transport: Transport;
   store: Store;
   topics: TopicNames;
-  settings: SinkSettings;
+  settings: SinkConfig;
   groupId?: string;
   clientId?: string;
+  /** This instance in the ledger's fence (default: the client id and pid). */
+  owner?: string;
   logger: Logger;
   registry: SchemaRegistry;
-  /** Insert retries (retriable errors only). Default: 10 attempts, 200 ms doubling to 10 s. */
+  /** Prometheus registry for the stage's metrics (default: none kept). */
+  metrics?: Registry;
+  /** ClickHouse retries (retriable errors only). Default: 10 attempts, 200 ms doubling to 10 s. */
   retry?: { attempts: number; baseMs: number; maxMs?: number };
+  /** Fault injection (crash tests): after each ingest step, and at the start of each handler call. */
+  faults?: { ingest?: IngestOptions['fault']; batch?: (call: number) => void };
 }
 
 export interface SinkStats {
@@ -53,18 +58,17 @@ export interface SinkStats {
   inserts: number;
   dlq: number;
   retries: number;
+  replayed: number;
 }
 
-export interface Sink extends Component {
+export interface Sink extends Stage {
   stats(): SinkStats;
-  /** Settles when the consumer stops: resolves after stop(), rejects if the sink failed (e.g. ClickHouse down past the retries). */
-  readonly done: Promise<void>;
 }
 
 export const SINK_STAGE = 'sink';
 export const DEFAULT_SINK_GROUP = 'tollgate-sink';
 
-/** Messages per handler call: enough for a full insert at a few dozen flows per message. */
+/** Messages per handler call: enough for a full chunk at a few dozen flows per message. */
 export function maxMessagesPerBatch(batchRows: number): number {
   return Math.max(1, Math.min(10_000, Math.ceil(batchRows / 50)));
 }
@@ -75,133 +79,148 @@ function monthOf(ms: number): number {
   return d.getUTCFullYear() * 12 + d.getUTCMonth();
 }
 
-interface Chunk {
-  blocks: RowBlock[];
-  rows: number;
-  /** Month of its rows (flows is partitioned by month: one chunk, one part, one atomic insert). */
-  month: number;
-  first: number;
-  last: number;
-  messages: InMessage[];
-}
-
 export function createSink(deps: SinkDeps): Sink {
-  const { transport, store, topics, settings, registry } = deps;
+  const { transport, store, topics, registry } = deps;
+  const settings = validateSinkConfig(deps.settings);
   const logger = deps.logger;
   const groupId = deps.groupId ?? DEFAULT_SINK_GROUP;
   const clientId = deps.clientId ?? 'tollgate-sink';
-  const retryOpts = deps.retry ?? { attempts: 10, baseMs: 200, maxMs: 10_000 };
-  if (!Number.isInteger(settings.batchRows) || settings.batchRows < 1) throw new Error(`sink: batchRows must be a positive integer, got ${settings.batchRows}`);
   const codec = registry.codec<EnrichedFlowBatch>(Family.enriched);
-  const counters: SinkStats = { messages: 0, rows: 0, inserts: 0, dlq: 0, retries: 0 };
+  const counters = { messages: 0, dlq: 0 };
   const abort = new AbortController();
+  const run = new RunState();
+  const stage = deps.metrics ? stageMetrics.instruments(deps.metrics) : undefined;
+  const own = deps.metrics ? sinkMetrics.instruments(deps.metrics) : undefined;
+  const label = { stage: SINK_STAGE };
   let consumer: Consumer | undefined;
   let producer: Producer | undefined;
-  let resolveDone!: () => void;
-  let rejectDone!: (e: unknown) => void;
-  const done = new Promise<void>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
-  done.catch(() => {});
+  let assigned = false;
+  let calls = 0;
 
-  async function toDlq(msg: InMessage, reason: string): Promise<void> {
-    const d = dlqMessage(msg, SINK_STAGE, reason);
-    await producer!.send(d.topic, [d.message]);
-    counters.dlq++;
-    logger.warn({ topic: msg.topic, partition: msg.partition, offset: msg.offset, reason }, 'message sent to the DLQ');
-  }
+  const ingest: Ingest = createIngest(store, {
+    maxChunkRows: settings.batchRows,
+    owner: deps.owner ?? `${clientId}-${process.pid}`,
+    logger,
+    retry: deps.retry,
+    signal: abort.signal,
+    fault: deps.faults?.ingest,
+    onStored: (c, seconds) => {
+      own?.tollgate_sink_rows_inserted_total.inc(c.rows);
+      own?.tollgate_sink_chunks_total.inc();
+      own?.tollgate_sink_insert_seconds.observe(seconds);
+      stage?.tollgate_records_out_total.inc(label, c.rows);
+    },
+    onReplay: () => own?.tollgate_sink_chunks_replayed_total.inc(),
+    onRetry: () => own?.tollgate_sink_insert_retries_total.inc(),
+  });
 
-  async function insert(chunk: Chunk): Promise<void> {
-    const m0 = chunk.messages[0]!;
-    const token = chunkToken(m0.topic, m0.partition, chunk.first, chunk.last);
-    const stored = { topic: m0.topic, partition: m0.partition, first: chunk.first, last: chunk.last, rows: chunk.rows, blocks: chunk.blocks };
-    await retry(() => store.storeChunk(stored), {
-      ...retryOpts,
-      signal: abort.signal,
-      onRetry: (err, attempt, delayMs) => {
-        counters.retries++;
-        logger.warn({ token, attempt, delayMs, err: errorMessage(err) }, 'ClickHouse insert failed, retrying');
-      },
-    });
-    counters.inserts++;
-    counters.rows += chunk.rows;
-  }
-
-  /** Inserts a chunk; if ClickHouse rejects its data, inserts message by message and DLQs the rejected ones. */
-  async function flush(chunk: Chunk, rowsOf: Map<InMessage, RowBlock>): Promise<void> {
-    if (chunk.rows === 0) return;
-    try {
-      await insert(chunk);
-    } catch (err) {
-      if (!isPermanent(err) || chunk.messages.length === 0) throw err;
-      logger.warn({ err: errorMessage(err), messages: chunk.messages.length }, 'ClickHouse rejected a batch, inserting its messages one by one');
-      for (const m of chunk.messages) {
-        const block = rowsOf.get(m)!;
-        if (block.rows === 0) continue;
-        try {
-          await insert({ blocks: [block], rows: block.rows, month: -1, first: m.offset, last: m.offset, messages: [m] });
-        } catch (e) {
-          if (!isPermanent(e)) throw e;
-          await toDlq(m, `clickhouse rejected the rows: ${errorMessage(e)}`);
-        }
-      }
+  async function sendDlq(dlq: Array<{ topic: string; message: OutMessage; reason: string }>): Promise<void> {
+    if (dlq.length === 0) return;
+    const byTopic = new Map<string, OutMessage[]>();
+    for (const d of dlq) {
+      const l = byTopic.get(d.topic) ?? [];
+      l.push(d.message);
+      byTopic.set(d.topic, l);
+      stage?.tollgate_dlq_messages_total.inc({ ...label, reason: d.reason });
     }
+    for (const [topic, msgs] of byTopic) await producer!.send(topic, msgs);
+    counters.dlq += dlq.length;
   }
 
   /**
-   * One partition's messages: decoded and converted chunk by chunk; a full chunk's insert runs
-   * while the next chunk is decoded (chDB and a server both insert off the JS thread), at most
-   * one insert in flight, in offset order. Resolves when every chunk is stored, so the consumer
-   * commits only stored data.
+   * One partition's messages: decoded, validated and encoded in slices of about one chunk; a
+   * slice is stored while the next is decoded (chDB and a server both insert off the JS thread).
+   * Resolves with the offset the consumer may commit.
    */
-  async function handle(messages: InMessage[]): Promise<void> {
-    const rowsOf = new Map<InMessage, RowBlock>();
-    let chunk: Chunk = { blocks: [], rows: 0, month: -1, first: -1, last: -1, messages: [] };
-    let inFlight: Promise<void> = Promise.resolve();
-    const ship = async (c: Chunk) => {
-      await inFlight;
-      inFlight = flush(c, rowsOf);
-      inFlight.catch(() => {});
+  async function handle(messages: InMessage[]): Promise<number> {
+    deps.faults?.batch?.(++calls);
+    const t0 = performance.now();
+    const m0 = messages[0]!;
+    const dlq: Array<{ topic: string; message: OutMessage; reason: string }> = [];
+    const toDlq = (m: InMessage, kind: string, reason: string) => {
+      const d = dlqMessage(m, SINK_STAGE, `${kind}: ${reason}`);
+      dlq.push({ ...d, reason: kind });
+      logger.warn({ topic: m.topic, partition: m.partition, offset: m.offset, reason: `${kind}: ${reason}` }, 'message sent to the DLQ');
     };
-    for (const m of messages) {
+    let slice: IngestItem[] = [];
+    let sliceRows = 0;
+    let stored: Promise<number> = Promise.resolve(m0.offset);
+    const ship = (through: number) => {
+      const items = slice;
+      slice = [];
+      sliceRows = 0;
+      const prev = stored;
+      stored = prev.then(() => ingest.store(m0.topic, m0.partition, items, through, rejected));
+      stored.catch(() => {});
+    };
+    const rejected = async (offset: number, reason: string) => {
+      const m = messages.find((x) => x.offset === offset);
+      own?.tollgate_sink_rejected_messages_total.inc();
+      if (m) await sendDlq([{ ...dlqMessage(m, SINK_STAGE, reason), reason: 'clickhouse' }]);
+    };
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      stage?.tollgate_messages_in_total.inc(label);
       let batch: EnrichedFlowBatch;
       try {
         batch = codec.decode(m.value);
       } catch (err) {
         if (!isPermanent(err)) throw err;
-        await toDlq(m, errorMessage(err));
-        counters.messages++;
+        toDlq(m, 'decode', errorMessage(err));
         continue;
       }
-      const block = store.encodeFlowRows(batch, { topic: m.topic, partition: m.partition, offset: m.offset });
-      const month = monthOf(batch.window_start);
-      if (chunk.rows > 0 && (chunk.rows + block.rows > settings.batchRows || month !== chunk.month)) {
-        await ship(chunk);
-        chunk = { blocks: [], rows: 0, month, first: -1, last: -1, messages: [] };
+      stage?.tollgate_records_in_total.inc(label, batch.flows.length);
+      let item: IngestItem;
+      try {
+        const v = validateEnriched(batch, settings.batchRows);
+        if (v.bad.length > 0) {
+          const shown = v.bad.slice(0, 5).map((b) => `flow ${b.index}: ${b.reason}`).join('; ');
+          toDlq(m, 'invalid', `${v.bad.length} of ${batch.flows.length} flows invalid (the rest stored): ${shown}`);
+        }
+        batch = v.batch;
+        if (batch.flows.length === 0) continue;
+        const src = { topic: m.topic, partition: m.partition, offset: m.offset };
+        // Late data (near flows' TTL) feeds the rollups from its own rows; recent rows are read back from flows.
+        item = needsRollupRows(batch.window_start)
+          ? { offset: m.offset, month: monthOf(batch.window_start), ...encodeRows(batch, src) }
+          : { offset: m.offset, month: monthOf(batch.window_start), flows: encodeFlowRows(batch, src) };
+        let bytes = 0;
+        for (const f of batch.flows) bytes += f.egress_bytes + f.ingress_bytes;
+        stage?.tollgate_bytes_total.inc(label, bytes);
+      } catch (err) {
+        toDlq(m, 'invalid', errorMessage(err));
+        continue;
       }
-      chunk.month = month;
-      rowsOf.set(m, block);
-      if (chunk.first < 0) chunk.first = m.offset;
-      chunk.last = m.offset;
-      chunk.messages.push(m);
-      chunk.blocks.push(block);
-      chunk.rows += block.rows;
+      if (sliceRows > 0 && sliceRows + item.flows.rows > settings.batchRows) ship(messages[i - 1]!.offset);
+      slice.push(item);
+      sliceRows += item.flows.rows;
     }
-    await ship(chunk);
-    await inFlight;
-    counters.messages += rowsOf.size;
+    await sendDlq(dlq);
+    ship(messages[messages.length - 1]!.offset);
+    const commit = await stored;
+    counters.messages += messages.length;
+    stage?.tollgate_batch_seconds.observe(label, (performance.now() - t0) / 1000);
+    return commit;
   }
 
   const stop = once(async () => {
     abort.abort();
     await consumer?.close();
     await producer?.close();
-    resolveDone();
-    logger.info({ ...counters }, 'sink stopped');
+    run.finish();
+    logger.info({ ...stats() }, 'sink stopped');
   });
 
+  const stats = (): SinkStats => {
+    const s = ingest.stats();
+    return { messages: counters.messages, rows: s.rows, inserts: s.chunks, dlq: counters.dlq, retries: s.retries, replayed: s.replayed };
+  };
+
   return {
-    name: 'sink',
-    done,
-    stats: () => ({ ...counters }),
+    name: SINK_STAGE,
+    done: run.done,
+    stats,
+    ready: () => (run.state !== 'running' ? `sink ${run.state}` : assigned ? true : 'waiting for a partition assignment'),
     async start() {
       producer = await transport.producer(`${clientId}-dlq`);
       consumer = await transport.consumer(clientId, {
@@ -209,18 +228,20 @@ export function createSink(deps: SinkDeps): Sink {
         topics: [topics.enriched],
         maxBatch: maxMessagesPerBatch(settings.batchRows),
         maxWaitMs: settings.flushMs,
-        onAssign: async (topic) => {
-          const next = await store.resumeChunks(topic);
-          logger.info({ topic, resume: Object.fromEntries(next) }, 'partitions assigned; resuming after what the store holds');
+        onAssign: async (topic, partitions) => {
+          const next = await ingest.resume(topic, partitions);
+          assigned = true;
+          logger.info({ topic, partitions, resume: Object.fromEntries(next) }, 'partitions assigned; resuming where the ledger says');
           return next;
         },
       });
       await consumer.run(handle);
       consumer.done.then(
-        () => resolveDone(),
+        () => run.finish(),
         (err) => {
-          logger.error({ err: errorMessage(err) }, 'sink consumer failed');
-          rejectDone(err);
+          own?.tollgate_sink_insert_failures_total.inc();
+          logger.error({ err: errorMessage(err), fenced: err instanceof FencedError }, 'sink consumer failed');
+          run.fail(err);
         },
       );
       logger.info({ topic: topics.enriched, groupId, batchRows: settings.batchRows, flushMs: settings.flushMs }, 'sink started');

@@ -1,7 +1,4 @@
-import { loadSettings, settings } from '@tollgate/config';
-import { componentLogger } from '@tollgate/log';
-import { openStore } from '@tollgate/clickhouse';
-import { createSink } from '@tollgate/sink';
+import { sinkFromEnv } from '@tollgate/sink';
 import { groupId, openTransport, serve } from '../runtime.ts';
 import type { Command } from './command.ts';
 
@@ -10,27 +7,15 @@ export const sinkCommand: Command = {
   options: [],
   details:
     'Settings: TOLLGATE_KAFKA_BROKERS (required), TOLLGATE_CLICKHOUSE_* or TOLLGATE_DATA_DIR (embedded), TOLLGATE_SINK_*.\n' +
-    'Applies the ClickHouse migrations at start. Runs until SIGINT/SIGTERM, then finishes the insert in hand and commits.',
+    'Applies the ClickHouse migrations at start. Runs until SIGINT/SIGTERM, then finishes the chunk in hand and commits.',
   async run(rt) {
-    const sinkSettings = loadSettings(settings.sink, rt.env);
-    const chSettings = loadSettings(settings.clickhouse, rt.env);
     const transport = await openTransport(rt, 'sink', true);
     try {
-      const store = await openStore(chSettings, componentLogger(rt.logger, 'clickhouse'));
+      const svc = await sinkFromEnv({ env: rt.env, transport, topics: rt.topics, registry: rt.registry, logger: rt.logger, metrics: rt.metrics, groupId: groupId(rt, 'sink') });
       try {
-        await store.migrate();
-        const sink = createSink({
-          transport,
-          store,
-          topics: rt.topics,
-          settings: sinkSettings,
-          groupId: groupId(rt, 'sink'),
-          logger: componentLogger(rt.logger, 'sink'),
-          registry: rt.registry,
-        });
-        return await serve(rt, sink, async () => {});
+        return await serve(rt, svc.sink, async () => {});
       } finally {
-        await store.close();
+        await svc.close();
       }
     } finally {
       await transport.close();

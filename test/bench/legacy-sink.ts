@@ -1,9 +1,48 @@
-// The sink's encoder as it was before the flows row was generated from flows-table.ts (issue 5),
-// kept as the bench's baseline for the sink stage (issue 9: "keep the old encoder in the bench").
-// Not used by any production path.
+// The sink's store path as it was before issue 9, kept as the bench's baseline for the sink stage
+// ("keep the old encoder in the bench as the baseline"): the hand-written encoder, and the old
+// protocol (a sink_chunks row, the flows insert, then the rollups fed by reading the chunk back
+// from flows). Not used by any production path; no exactly-once claims.
+import { FLOW_COLUMNS, ROLLUP_COLUMNS, chunkToken, type RowBlock, type SourceCoordinates, type Store } from '@tollgate/clickhouse';
 import { PermanentError } from '@tollgate/pipeline';
 import type { EnrichedFlowBatch } from '@tollgate/schema';
-import type { RowBlock, SourceCoordinates } from '@tollgate/clickhouse';
+
+export interface LegacyChunk {
+  topic: string;
+  partition: number;
+  first: number;
+  last: number;
+  rows: number;
+  blocks: readonly RowBlock[];
+}
+
+/** The old storeChunk: ledger row, flows insert (token), INSERT INTO rollup_input SELECT ... FROM flows (token#r). */
+export async function legacyStoreChunk(store: Store, c: LegacyChunk): Promise<void> {
+  const db = `\`${store.database}\``;
+  const token = chunkToken(c.topic, c.partition, c.first, c.last);
+  await store.client.insert({
+    table: `${db}.sink_chunks`,
+    format: 'JSONEachRow',
+    values: [{ src_topic: c.topic, src_partition: c.partition, first_offset: c.first, last_offset: c.last, rows: c.rows }],
+    clickhouse_settings: { insert_deduplication_token: '' },
+  });
+  const body = c.blocks.length === 1 ? c.blocks[0]!.body : c.blocks.map((b) => b.body).join('');
+  await store.rawInsert(`${store.database}.flows`, FLOW_COLUMNS, body, {
+    insert_deduplicate: 1,
+    insert_deduplication_token: token,
+    deduplicate_blocks_in_dependent_materialized_views: 1,
+    input_format_parallel_parsing: 1,
+  });
+  const cols = ROLLUP_COLUMNS.join(', ');
+  await store.client.command({
+    query: `INSERT INTO ${db}.rollup_input (${cols})
+    SELECT ${cols} FROM ${db}.flows
+    WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}
+    SETTINGS insert_deduplicate = 1, insert_deduplication_token = '${token}#r',
+      deduplicate_blocks_in_dependent_materialized_views = 1,
+      max_threads = 1, max_block_size = 4194304, min_insert_block_size_rows = 4194304, min_insert_block_size_bytes = 0`,
+    query_params: { topic: c.topic, partition: c.partition, first: c.first, last: c.last },
+  });
+}
 
 const CLASS_LOWER: Record<string, string> = {};
 function lowerClass(c: string): string {
