@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createServer, type AddressInfo } from 'node:net';
 import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
@@ -39,7 +40,7 @@ export interface ChaosOptions {
   outageS: number;
   /** Which stages may be killed. */
   stages: StageName[];
-  /** Broker port of the run's own broker (the controller takes port + 1). */
+  /** Broker port of the run's own broker (the controller takes port + 1); 0: two free ports. */
   port: number;
   /** Pause between kills, ms: uniform in [min, max]. */
   gapMs: [number, number];
@@ -123,13 +124,26 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** A port nobody listens on now (the kernel's pick), for the run's own broker. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
+  // Another run on this machine may hold a fixed port: by default, ask the kernel for two.
+  const port = o.port || (await freePort());
+  const controllerPort = o.port ? o.port + 1 : await freePort();
   const random = rng(o.seed);
   const work = mkdtempSync(join(tmpdir(), 'tollgate-chaos-'));
-  const kafkaEnv = { ...process.env, KAFKA_PORT: String(o.port), KAFKA_CONTROLLER_PORT: String(o.port + 1), TOLLGATE_KAFKA_DIR: join(work, 'kafka') };
-  const brokers = `127.0.0.1:${o.port}`;
+  const kafkaEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort), TOLLGATE_KAFKA_DIR: join(work, 'kafka') };
+  const brokers = `127.0.0.1:${port}`;
   const prefix = `chaos-${o.seed}`;
+  o.log(`chaos: own broker on 127.0.0.1:${port} (controller ${controllerPort})`);
   const topics = topicNames(prefix);
   const dataDir = join(work, 'chdb');
   mkdirSync(dataDir);
@@ -306,7 +320,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       days: { type: 'string', default: '8' },
       'outage-s': { type: 'string', default: '30' },
       stages: { type: 'string', default: 'agent,enricher,sink' },
-      port: { type: 'string', default: '19092' },
+      port: { type: 'string', default: '0' },
     },
   });
   const stages = values.stages.split(',').map((s) => s.trim()) as StageName[];
