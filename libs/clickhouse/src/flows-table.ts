@@ -95,6 +95,14 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   { name: 'src_topic', type: 'String', scope: 'batch', from: 'src.topic', doc: 'Kafka coordinates of the flows.enriched.v1 message the row came from.' },
   { name: 'src_partition', type: 'UInt32', scope: 'batch', from: 'src.partition' },
   { name: 'src_offset', type: 'UInt64', scope: 'batch', from: 'src.offset' },
+  {
+    name: 'src_agent_id',
+    type: 'String',
+    scope: 'batch',
+    from: 'b.source.agent_id',
+    doc: 'The agent and batch sequence number of the raw message (flows.raw.v1) the row came from: the sink keeps one copy of a batch an agent sent again after a crash.',
+  },
+  { name: 'src_seq', type: 'UInt64', scope: 'batch', from: 'b.source.seq' },
 ];
 
 /** The TypeScript type of a column's values (what @clickhouse/client takes in JSON formats). */

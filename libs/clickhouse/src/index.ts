@@ -14,3 +14,4 @@ export { pendingAlerts, recordPublished, publishedIds } from './alerts.ts';
 export type { PublishedAlert } from './alerts.ts';
 export { bundleFiles, writeBundle, uuidOf, CHARTS, DASHBOARDS, DATASETS } from './superset.ts';
 export type { ChartDef, DashboardDef, DatasetDef } from './superset.ts';
+export { AgentPositions, loadAgentPositions } from './resends.ts';

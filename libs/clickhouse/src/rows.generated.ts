@@ -106,10 +106,14 @@ export interface FlowRow {
   src_partition: number;
   /** UInt64: src.offset */
   src_offset: number;
+  /** String: b.source.agent_id. The agent and batch sequence number of the raw message (flows.raw.v1) the row came from: the sink keeps one copy of a batch an agent sent again after a crash. */
+  src_agent_id: string;
+  /** UInt64: b.source.seq */
+  src_seq: number;
 }
 
 /** Column order of the insert (every FlowRow key). */
-export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'cloud_service', 'cloud_service_region', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset'] as const satisfies ReadonlyArray<keyof FlowRow>;
+export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'cloud_service', 'cloud_service_region', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset', 'src_agent_id', 'src_seq'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 /** The columns of rollup_input, which feeds the hourly rollups. */
 export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
@@ -170,6 +174,8 @@ export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRo
       src_topic: src.topic,
       src_partition: src.partition,
       src_offset: src.offset,
+      src_agent_id: b.source.agent_id,
+      src_seq: b.source.seq,
     };
   });
 }
@@ -187,7 +193,7 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
   }
   const flows1 = inner([b.cluster, b.node]);
   const flows14 = inner([b.cloud]);
-  const flows23 = inner([src.topic, src.partition, src.offset]);
+  const flows23 = inner([src.topic, src.partition, src.offset, b.source.agent_id, b.source.seq]);
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
@@ -223,7 +229,7 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
   }
   const flows1 = inner([b.cluster, b.node]);
   const flows14 = inner([b.cloud]);
-  const flows23 = inner([src.topic, src.partition, src.offset]);
+  const flows23 = inner([src.topic, src.partition, src.offset, b.source.agent_id, b.source.seq]);
   const rollup1 = inner([b.cluster]);
   const rollup9 = inner([b.cloud]);
   const strings = new Map<string, string>();

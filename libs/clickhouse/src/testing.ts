@@ -58,6 +58,8 @@ export function flowRow(p: Partial<FlowRow> = {}): FlowRow {
     src_topic: 'flows.enriched.v1',
     src_partition: 0,
     src_offset: 0,
+    src_agent_id: '',
+    src_seq: 0,
     ...p,
   };
 }

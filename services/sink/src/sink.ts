@@ -6,7 +6,7 @@
 // (libs/clickhouse/src/ingest.ts), which owns the storage protocol: chunks, ledger, flows insert,
 // rollup feed, replay of an interrupted chunk, fencing. The consumer commits only what the
 // ingest module says is stored; on (re)assignment the sink resumes where the ledger says.
-import { createIngest, encodeFlowRows, encodeRows, FencedError, needsRollupRows, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
+import { AgentPositions, createIngest, encodeFlowRows, loadAgentPositions, encodeRows, FencedError, needsRollupRows, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import { stageMetrics } from '@tollgate/metrics';
 import type { Registry } from '@tollgate/metrics';
@@ -59,6 +59,8 @@ export interface SinkStats {
   dlq: number;
   retries: number;
   replayed: number;
+  /** Second copies of agent batches dropped (libs/clickhouse/src/resends.ts). */
+  resends: number;
 }
 
 export interface Sink extends Stage {
@@ -86,7 +88,7 @@ export function createSink(deps: SinkDeps): Sink {
   const groupId = deps.groupId ?? DEFAULT_SINK_GROUP;
   const clientId = deps.clientId ?? 'tollgate-sink';
   const codec = registry.codec<EnrichedFlowBatch>(Family.enriched);
-  const counters = { messages: 0, dlq: 0 };
+  const counters = { messages: 0, dlq: 0, resends: 0 };
   const abort = new AbortController();
   const run = new RunState();
   const stage = deps.metrics ? stageMetrics.instruments(deps.metrics) : undefined;
@@ -96,6 +98,8 @@ export function createSink(deps: SinkDeps): Sink {
   let producer: Producer | undefined;
   let assigned = false;
   let calls = 0;
+  /** Per partition: the highest batch seq passed per agent (resends of a crashed agent are dropped). */
+  const positions = new Map<number, AgentPositions>();
 
   const ingest: Ingest = createIngest(store, {
     maxChunkRows: settings.batchRows,
@@ -142,6 +146,8 @@ export function createSink(deps: SinkDeps): Sink {
       dlq.push({ ...d, reason: kind });
       logger.warn({ topic: m.topic, partition: m.partition, offset: m.offset, reason: `${kind}: ${reason}` }, 'message sent to the DLQ');
     };
+    // Advanced as messages pass; kept only once they are stored (a failed call leaves it as it was).
+    const pos = (positions.get(m0.partition) ?? new AgentPositions()).copy();
     let slice: IngestItem[] = [];
     let sliceRows = 0;
     let stored: Promise<number> = Promise.resolve(m0.offset);
@@ -178,6 +184,11 @@ export function createSink(deps: SinkDeps): Sink {
           toDlq(m, 'invalid', `${v.bad.length} of ${batch.flows.length} flows invalid (the rest stored): ${shown}`);
         }
         batch = v.batch;
+        if (pos.resend(batch.source.agent_id, batch.source.seq)) {
+          counters.resends++;
+          own?.tollgate_sink_resent_batches_total.inc();
+          continue;
+        }
         if (batch.flows.length === 0) continue;
         const src = { topic: m.topic, partition: m.partition, offset: m.offset };
         // Late data (near flows' TTL) feeds the rollups from its own rows; recent rows are read back from flows.
@@ -198,6 +209,7 @@ export function createSink(deps: SinkDeps): Sink {
     await sendDlq(dlq);
     ship(messages[messages.length - 1]!.offset);
     const commit = await stored;
+    positions.set(m0.partition, pos);
     counters.messages += messages.length;
     stage?.tollgate_batch_seconds.observe(label, (performance.now() - t0) / 1000);
     return commit;
@@ -213,7 +225,7 @@ export function createSink(deps: SinkDeps): Sink {
 
   const stats = (): SinkStats => {
     const s = ingest.stats();
-    return { messages: counters.messages, rows: s.rows, inserts: s.chunks, dlq: counters.dlq, retries: s.retries, replayed: s.replayed };
+    return { messages: counters.messages, rows: s.rows, inserts: s.chunks, dlq: counters.dlq, retries: s.retries, replayed: s.replayed, resends: counters.resends };
   };
 
   return {
@@ -230,6 +242,7 @@ export function createSink(deps: SinkDeps): Sink {
         maxWaitMs: settings.flushMs,
         onAssign: async (topic, partitions) => {
           const next = await ingest.resume(topic, partitions);
+          for (const p of partitions) positions.set(p, await loadAgentPositions(store, topic, p, next.get(p) ?? Number.MAX_SAFE_INTEGER));
           assigned = true;
           logger.info({ topic, partitions, resume: Object.fromEntries(next) }, 'partitions assigned; resuming where the ledger says');
           return next;

@@ -1,0 +1,52 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '@tollgate/log';
+import { openStore } from './store.ts';
+import { AgentPositions, loadAgentPositions } from './resends.ts';
+import { flowRow } from './testing.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-resends-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test('a batch sent again (same agent and seq) is a resend; new agents and growing seqs pass', () => {
+  const p = new AgentPositions();
+  const seen = [['a', 1], ['a', 2], ['b', 1], ['a', 2], ['a', 3], ['a', 1], ['b', 1], ['b', 2], ['', 0], ['', 0]] as const;
+  assert.deepEqual(
+    seen.map(([a, s]) => p.resend(a, s)),
+    [false, false, false, true, false, true, true, false, false, false],
+  );
+  const c = p.copy();
+  c.resend('a', 9);
+  assert.equal(p.resend('a', 4), false, 'a copy advances alone');
+});
+
+test('positions rebuilt from the stored rows before an offset repeat the first decisions', async () => {
+  const store = await openStore({ url: '', user: 'default', password: '', database: 'resends', dataDir }, createLogger('silent'));
+  try {
+    await store.migrate();
+    // Partition 0 holds a:1..3 at offsets 10..12 and b:7 at 13; partition 1 holds a:50.
+    const rows = [
+      flowRow({ src_topic: 't', src_partition: 0, src_offset: 10, src_agent_id: 'a', src_seq: 1 }),
+      flowRow({ src_topic: 't', src_partition: 0, src_offset: 11, src_agent_id: 'a', src_seq: 2 }),
+      flowRow({ src_topic: 't', src_partition: 0, src_offset: 12, src_agent_id: 'a', src_seq: 3 }),
+      flowRow({ src_topic: 't', src_partition: 0, src_offset: 13, src_agent_id: 'b', src_seq: 7 }),
+      flowRow({ src_topic: 't', src_partition: 1, src_offset: 10, src_agent_id: 'a', src_seq: 50 }),
+    ];
+    await store.insertFlows(rows);
+    // Resuming at offset 12 (an interrupted chunk from 12 on): only what precedes it counts.
+    const at12 = await loadAgentPositions(store, 't', 0, 12);
+    assert.equal(at12.size, 1);
+    assert.equal(at12.resend('a', 2), true);
+    assert.equal(at12.resend('a', 3), false, 'the re-read of offset 12 passes again');
+    assert.equal(at12.resend('b', 7), false);
+    const all = await loadAgentPositions(store, 't', 0, Number.MAX_SAFE_INTEGER);
+    assert.equal(all.resend('a', 3), true);
+    assert.equal(all.resend('b', 7), true);
+    assert.equal(all.resend('a', 4), false, 'partition 1 does not leak into partition 0');
+  } finally {
+    await store.close();
+  }
+});

@@ -1,0 +1,53 @@
+// Batches an agent sent twice. An agent keeps its acknowledged position across a crash
+// (services/agent state.ts): after a SIGKILL it sends again, identical and under the same
+// (agent_id, seq), the batch that was in flight. The enricher turns each copy into its own
+// flows.enriched.v1 message (same `source`, other offsets), so the sink keeps the first: per
+// partition, in offset order, a message whose (agent_id, seq) is not above the highest seq already
+// passed for that agent is a resend and is dropped. An agent's messages stay in one partition (the
+// raw and the enriched topics are keyed by node) and its seqs only grow, except for resends.
+//
+// The decision is a function of what precedes a message in its partition, so it repeats after any
+// crash: on (re)assignment the positions are rebuilt from the stored rows before the offset the sink
+// resumes at (flows.src_agent_id / src_seq / src_offset), and a re-read of an interrupted chunk
+// drops exactly what its first reading dropped. A batch with no flows leaves no row; a resend of it
+// carries no bytes either.
+import type { Store } from './store.ts';
+
+export class AgentPositions {
+  private readonly seqs = new Map<string, number>();
+
+  constructor(initial: Iterable<[string, number]> = []) {
+    for (const [a, s] of initial) this.seqs.set(a, s);
+  }
+
+  /** True if the message is a resend (drop it); else records its seq and returns false. */
+  resend(agentId: string, seq: number): boolean {
+    if (agentId === '') return false;
+    const max = this.seqs.get(agentId);
+    if (max !== undefined && seq <= max) return true;
+    this.seqs.set(agentId, seq);
+    return false;
+  }
+
+  /** A copy, to advance while a handler call runs and keep only if it stores. */
+  copy(): AgentPositions {
+    return new AgentPositions(this.seqs);
+  }
+
+  get size(): number {
+    return this.seqs.size;
+  }
+}
+
+/** Positions of the agents from the rows stored in `topic/partition` before `beforeOffset`. */
+export async function loadAgentPositions(store: Pick<Store, 'client' | 'database'>, topic: string, partition: number, beforeOffset: number): Promise<AgentPositions> {
+  const rs = await store.client.query({
+    query: `SELECT src_agent_id AS a, toString(max(src_seq)) AS s FROM ${store.database}.flows
+            WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset < {before:UInt64} AND src_agent_id != ''
+            GROUP BY a`,
+    query_params: { topic, partition, before: beforeOffset },
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ a: string; s: string }>();
+  return new AgentPositions(rows.map((r) => [r.a, Number(r.s)]));
+}
