@@ -130,7 +130,28 @@ test('a poison message goes to the DLQ with its reason and does not block the pa
   assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /not an Avro single-object message/);
   assert.equal(dlq[0]!.headers[DlqHeaders.stage], 'sink');
   assert.equal(dlq[0]!.headers[DlqHeaders.offset], '2');
-  assert.deepEqual({ ...sink.stats(), inserts: 0, retries: 0 }, { messages: 5, rows: 12, inserts: 0, dlq: 1, retries: 0, replayed: 0 });
+  assert.deepEqual({ ...sink.stats(), inserts: 0, retries: 0 }, { messages: 5, rows: 12, inserts: 0, dlq: 1, retries: 0, replayed: 0, resends: 0 });
+});
+
+test('a batch an agent sent again (same agent_id and seq, another offset) is stored once, also across a restart', async () => {
+  const s = await store('resend');
+  const { transport, topics, producer } = await setup('resend');
+  const msg = (i: number) => ({ key: 'k', value: codec.encode(batch(i, 3)) });
+  // The agent crashed after sending seq 2 and sent it again; then once more after a second crash.
+  await producer.send(topics.enriched, [msg(0), msg(1), msg(2), msg(2), msg(3)]);
+  const first = createSink({ transport, store: s, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
+  await first.start();
+  await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
+  await first.stop();
+  assert.equal(first.stats().resends, 1);
+  await producer.send(topics.enriched, [msg(3), msg(4)]);
+  // A new sink rebuilds the agents' positions from the stored rows.
+  const second = createSink({ transport, store: s, topics, settings: { batchRows: 4, flushMs: 20 }, logger, registry });
+  await second.start();
+  await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
+  await second.stop();
+  assert.equal(second.stats().resends, 1);
+  assert.deepEqual(await s.bytesByWorkloadClass(), expected(5, 3));
 });
 
 /** A store whose engine sees `corrupt(body)`: a real ClickHouse rejection of chosen rows. */
