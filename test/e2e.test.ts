@@ -15,19 +15,12 @@ import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
 import { createScenario, DAY } from '@tollgate/sim';
+import { expectedCosts } from './truth-costs.ts';
 import { allTopics, caughtUp, dlqTopic, DlqHeaders, topicNames } from '@tollgate/pipeline';
 
 const BIN = fileURLToPath(new URL('../bin/tollgate.mjs', import.meta.url));
 const BROKERS = process.env.TOLLGATE_TEST_KAFKA ?? '127.0.0.1:9092';
-const GiB = 1024 ** 3;
 
-// Seed prices of DESIGN.md section 5 (AWS), written here independently of the migration.
-const PRICE: Record<string, { egress: number; ingress: number }> = {
-  cross_zone: { egress: 0.01, ingress: 0.01 },
-  cross_region: { egress: 0.02, ingress: 0 },
-  internet: { egress: 0.09, ingress: 0 },
-};
-const NAT = 0.045;
 
 interface Proc {
   name: string;
@@ -81,6 +74,8 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     TOLLGATE_K8S_SOURCE: 'sim',
     TOLLGATE_NODE_NAME: '',
     TOLLGATE_LOG_LEVEL: 'info',
+    // One host, three services: each its own metrics port (the default 9464 would collide).
+    TOLLGATE_METRICS_PORT: '0',
   };
   const scenario = createScenario({ seed: 7, days: 8, scale: 1, start: simStart });
   const logger = createLogger('warn');
@@ -143,15 +138,8 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
       const got = new Map((await store.bytesByWorkloadClass()).map((r) => [key(r), { egress: r.egress_bytes, ingress: r.ingress_bytes }]));
       assert.deepEqual(Object.fromEntries([...got].sort()), Object.fromEntries([...truth].sort()));
 
-      // Costs: bytes x seed price (+ NAT gateway processing for internet bytes, both ways).
-      const expected = new Map<string, number>();
-      for (const r of scenario.truth()) {
-        const w = `${r.namespace}/${r.workload_kind}/${r.workload}`;
-        const p = PRICE[r.class] ?? { egress: 0, ingress: 0 };
-        let usd = (r.egress_bytes * p.egress + r.ingress_bytes * p.ingress) / GiB;
-        if (r.class === 'internet') usd += ((r.egress_bytes + r.ingress_bytes) * NAT) / GiB;
-        expected.set(w, (expected.get(w) ?? 0) + usd);
-      }
+      // Costs: bytes x seed price, plus NAT gateway processing (test/truth-costs.ts).
+      const expected = expectedCosts(scenario);
       const costs = await store.costByWorkload({ top: 1000 });
       assert.equal(costs.length, expected.size);
       for (const c of costs) {

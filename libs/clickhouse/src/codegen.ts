@@ -58,7 +58,7 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
     '// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.',
     "import { PermanentError } from '@tollgate/pipeline';",
     "import type { EnrichedFlowBatch } from '@tollgate/schema';",
-    "import { ip, lowerClass } from './flows-table.ts';",
+    "import { ip, lowerClass, pricedAs } from './flows-table.ts';",
     '',
     '/** Kafka coordinates of the flows.enriched.v1 message a row came from. */',
     'export interface SourceCoordinates {',
@@ -203,7 +203,7 @@ export interface AppliedColumn {
 export function appliedColumns(dir: string, table: string): AppliedColumn[] {
   const files = readdirSorted(dir);
   let cols: AppliedColumn[] | undefined;
-  const add = new RegExp(`^ALTER TABLE IF EXISTS \\{\\{db\\}\\}\\.${table} ADD COLUMN IF NOT EXISTS (\\w+) (.+?)(?: AFTER (\\w+))?;$`, 'gm');
+  const add = new RegExp(`^ALTER TABLE (?:IF EXISTS )?\\{\\{db\\}\\}\\.${table} ADD COLUMN IF NOT EXISTS (\\w+) (.+?)(?: AFTER (\\w+))?;$`, 'gm');
   for (const file of files) {
     const sql = readFileSync(join(dir, file), 'utf8');
     const create = new RegExp(`CREATE TABLE IF NOT EXISTS \\{\\{db\\}\\}\\.${table}\\s*\\(\\n([\\s\\S]*?)\\n\\)`, 'm').exec(sql);
@@ -273,7 +273,8 @@ export function migrationFor(drifts: readonly SchemaDrift[]): string {
   const lines: string[] = [];
   for (const d of drifts) {
     for (const m of d.missing) {
-      lines.push(`ALTER TABLE IF EXISTS {{db}}.${d.table} ADD COLUMN IF NOT EXISTS ${columnDdl(m.column)}${m.after ? ` AFTER ${m.after}` : ''};`);
+      // ClickHouse has no ALTER TABLE IF EXISTS; ADD COLUMN IF NOT EXISTS makes a replay harmless.
+      lines.push(`ALTER TABLE {{db}}.${d.table} ADD COLUMN IF NOT EXISTS ${columnDdl(m.column)}${m.after ? ` AFTER ${m.after}` : ''};`);
     }
   }
   if (lines.length === 0) return '';

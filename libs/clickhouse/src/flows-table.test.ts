@@ -21,10 +21,14 @@ test('the migrations create flows and rollup_input with exactly the columns of f
     assert.deepEqual(d.conflicts, [], d.table);
     assert.deepEqual(d.missing.map((m) => m.column.name), [], `${d.table}: run npm run schemas:gen to generate the migration`);
   }
-  // Read independently of the definition: the column names of 0001's CREATE TABLE, in order.
+  // Read independently of the definition: the column names of 0001's CREATE TABLE, in order,
+  // then each later migration's ADD COLUMN ... AFTER.
   const sql = readFileSync(join(MIGRATIONS, '0001_flows.sql'), 'utf8');
   const body = /CREATE TABLE IF NOT EXISTS \{\{db\}\}\.flows\s*\(([\s\S]*?)\n\)/.exec(sql)![1]!;
-  const names = body.split('\n').map((l) => l.trim()).filter((l) => /^[a-z_]+ [A-Z]/.test(l)).map((l) => l.split(' ')[0]);
+  const names = body.split('\n').map((l) => l.trim()).filter((l) => /^[a-z_]+ [A-Z]/.test(l)).map((l) => l.split(' ')[0]!);
+  for (const f of readdirSync(MIGRATIONS).filter((x) => /^\d{4}_.*\.sql$/.test(x) && x > '0001').sort()) {
+    for (const m of readFileSync(join(MIGRATIONS, f), 'utf8').matchAll(/\.flows ADD COLUMN IF NOT EXISTS (\w+) .*? AFTER (\w+);/g)) names.splice(names.indexOf(m[2]!) + 1, 0, m[1]!);
+  }
   assert.deepEqual(names, [...FLOW_COLUMNS]);
   assert.deepEqual(appliedColumns(MIGRATIONS, 'rollup_input').map((c) => c.name).sort(), [...ROLLUP_COLUMNS].sort());
 });
@@ -50,7 +54,7 @@ test('adding a column is one edit plus regeneration: the generated migration bri
     const drifts = [drift('flows', table, true, dir), drift('rollup_input', rollup, false, dir)];
     assert.deepEqual(drifts.map((d) => d.missing.map((m) => [m.column.name, m.after])), [[['local_node', 'local_pod']], [['local_node', 'local_workload']]]);
     const sql = migrationFor(drifts);
-    assert.match(sql, /^ALTER TABLE IF EXISTS \{\{db\}\}\.flows ADD COLUMN IF NOT EXISTS local_node String AFTER local_pod;$/m);
+    assert.match(sql, /^ALTER TABLE \{\{db\}\}\.flows ADD COLUMN IF NOT EXISTS local_node String AFTER local_pod;$/m);
     writeFileSync(join(dir, '0099_flows_add_local_node.sql'), sql);
     assert.deepEqual([drift('flows', table, true, dir), drift('rollup_input', rollup, false, dir)].map((d) => [d.missing, d.conflicts]), [[[], []], [[], []]]);
     assert.deepEqual(appliedColumns(dir, 'flows').map((c) => c.ddl), table.map(columnDdl));
@@ -59,7 +63,7 @@ test('adding a column is one edit plus regeneration: the generated migration bri
     assert.match(code, /local_node: string;/);
     assert.match(code, /'local_pod', 'local_node', 'local_zone'/);
     assert.match(code, /ROLLUP_COLUMNS = \[[^\]]*'local_node'/);
-    assert.match(code, /inner\(\[l\.kind, l\.namespace, l\.workload_kind, l\.workload, l\.pod, l\.node, l\.zone, l\.region\]\)/);
+    assert.match(code, /inner\(\[l\.kind, l\.namespace, l\.workload_kind, l\.workload, l\.pod, l\.node, l\.zone, l\.region[,\]]/);
     assert.ok(readdirSync(dir).includes('0099_flows_add_local_node.sql'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -70,4 +74,21 @@ test('a definition whose expression reads another scope than it declares is refu
   assert.throws(() => generateRows([...FLOW_TABLE, { name: 'x', type: 'String', scope: 'batch', from: 'f.role' }]), /column x reads flow values, declared scope batch/);
   assert.throws(() => generateRows([...FLOW_TABLE, { name: 'y', type: 'Array(String)', scope: 'batch', from: 'b.node' }]), /no TypeScript type/);
   assert.equal(rollupColumns().every((c) => c.codec === undefined), true);
+});
+
+test('pricedAs: a class that names a place is priced by where it is', async () => {
+  const { pricedAs } = await import('./flows-table.ts');
+  // direct: the zone and region of its configured range against the pod's
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', 'us-east-1a', 'us-east-1'), 'same_zone');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', 'us-east-1b', 'us-east-1'), 'cross_zone');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', 'us-west-2a', 'us-west-2'), 'cross_region');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', '', 'us-west-2'), 'cross_region');
+  assert.equal(pricedAs('DIRECT', 'us-east-1a', 'us-east-1', '', 'us-east-1'), 'direct');
+  assert.equal(pricedAs('DIRECT', '', '', 'us-east-1a', 'us-east-1'), 'direct');
+  // cloud services: free of transfer in the cluster's region, cross-region elsewhere
+  assert.equal(pricedAs('CLOUD_SERVICE', 'us-east-1a', 'us-east-1', '', 'us-east-1'), 'cloud_service');
+  assert.equal(pricedAs('CLOUD_SERVICE', 'us-east-1a', 'us-east-1', '', 'eu-west-1'), 'cross_region');
+  assert.equal(pricedAs('CLOUD_SERVICE', 'us-east-1a', 'us-east-1', '', ''), 'cloud_service');
+  // every other class is priced as itself
+  for (const c of ['SAME_ZONE', 'CROSS_ZONE', 'CROSS_REGION', 'PRIVATE', 'INTERNET']) assert.equal(pricedAs(c, 'a', 'r1', 'b', 'r2'), c.toLowerCase());
 });

@@ -59,6 +59,7 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   ep('local', 'pod'),
   ep('local', 'zone'),
   ep('local', 'region', { rollup: true }),
+  { name: 'local_labels', type: 'Map(String, String)', scope: 'local', from: 'l.labels', doc: "Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of the local pod, per key its own or its namespace's." },
   { name: 'remote_ip', type: 'IPv6', scope: 'flow', from: 'ip(f.remote_ip)', rollup: true },
   { name: 'remote_port', type: 'UInt16', scope: 'flow', from: 'f.remote_port', rollup: true },
   ep('remote', 'kind', { symbol: true }),
@@ -73,9 +74,19 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   { name: 'remote_asn', type: 'UInt32', scope: 'remote', from: 'r.asn', rollup: true },
   ep('remote', 'as_org', { rollup: true }),
   { name: 'class', type: 'String', scope: 'flow', from: 'lowerClass(f.class)', symbol: true, rollup: true, doc: "Lowercase traffic class: 'cross_zone', 'internet', ..." },
+  {
+    name: 'priced_as',
+    type: 'String',
+    scope: 'flow',
+    from: 'pricedAs(f.class, l.zone, l.region, r.zone, r.region)',
+    symbol: true,
+    rollup: true,
+    doc: "The class whose price applies (DESIGN.md section 5): the class, except `direct` (priced as same_zone, cross_zone or cross_region by where its range is) and `cloud_service` in another region (cross_region).",
+  },
   { name: 'cloud', type: 'String', scope: 'batch', from: 'b.cloud', rollup: true },
   { name: 'cloud_service', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.service : ''", doc: 'The remote cloud service (S3, ...) for class cloud_service; else empty.' },
   { name: 'cloud_service_region', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.region : ''" },
+  { name: 'service', type: 'String', scope: 'flow', from: 'f.service', doc: "`namespace/name` of the Kubernetes Service the initiator addressed (its ClusterIP, DNAT'd by kube-proxy to the responder); empty otherwise." },
   { name: 'nat_gateway', type: 'Bool', scope: 'flow', from: 'f.nat_gateway', rollup: true },
   { name: 'egress_bytes', type: 'UInt64', scope: 'flow', from: 'f.egress_bytes', rollup: true },
   { name: 'ingress_bytes', type: 'UInt64', scope: 'flow', from: 'f.ingress_bytes', rollup: true },
@@ -87,8 +98,9 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
 ];
 
 /** The TypeScript type of a column's values (what @clickhouse/client takes in JSON formats). */
-export function tsType(chType: string): 'string' | 'number' | 'boolean' {
+export function tsType(chType: string): 'string' | 'number' | 'boolean' | 'Record<string, string>' {
   if (chType === 'Bool') return 'boolean';
+  if (chType === 'Map(String, String)') return 'Record<string, string>';
   if (/^(U?Int(8|16|32|64)|Float(32|64)|DateTime(\(.*\))?|Date)$/.test(chType)) return 'number';
   if (/^(String|IPv4|IPv6|LowCardinality\(String\))$/.test(chType)) return 'string';
   throw new Error(`flows-table: no TypeScript type for ClickHouse type ${chType}`);
@@ -110,6 +122,23 @@ const CLASS_LOWER: Record<string, string> = {};
 /** 'CROSS_ZONE' -> 'cross_zone' (memoized: a few symbols, millions of rows). */
 export function lowerClass(c: string): string {
   return (CLASS_LOWER[c] ??= c.toLowerCase());
+}
+
+/**
+ * The class whose price a flow pays: classes that name a place are priced by where that place is.
+ * `direct` (a CIDR mapped to a region and zone) costs what in-cluster traffic there would cost;
+ * `cloud_service` is free of transfer charges in the cluster's region and cross-region elsewhere.
+ * A place Tollgate does not know (no zone or region) keeps the class, priced as configured.
+ */
+export function pricedAs(cls: string, localZone: string, localRegion: string, remoteZone: string, remoteRegion: string): string {
+  if (cls === 'DIRECT') {
+    if (!remoteRegion || !localRegion) return 'direct';
+    if (remoteRegion !== localRegion) return 'cross_region';
+    if (!remoteZone || !localZone) return 'direct';
+    return remoteZone === localZone ? 'same_zone' : 'cross_zone';
+  }
+  if (cls === 'CLOUD_SERVICE' && remoteRegion && localRegion && remoteRegion !== localRegion) return 'cross_region';
+  return lowerClass(cls);
 }
 
 /** The unknown address (empty string in the record) as IPv6 '::'; a zone index (fe80::1%eth0) dropped. */

@@ -1,13 +1,24 @@
 // Report queries over the cost and anomaly views (infra/clickhouse). Values are bound with
 // query_params; only the validated database identifier is part of the SQL text.
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { AnomalyRule, Severity } from '@tollgate/schema';
 
 export type QueryFn = <T>(sql: string, params?: Record<string, unknown>) => Promise<T[]>;
 
-/** A time range, ms since the epoch (or Date): [from, to). Both optional. */
+/** A QueryFn on a client (rows as JSON objects, values bound as query parameters). */
+export function clientQuery(client: ClickHouseClient): QueryFn {
+  return async <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> => {
+    const rs = await client.query({ query: sql, format: 'JSONEachRow', query_params: params });
+    return rs.json<T>();
+  };
+}
+
+/** A time range, ms since the epoch (or Date): [from, to), and optionally one cluster or namespace. All optional. */
 export interface Period {
   from?: number | Date;
   to?: number | Date;
+  cluster?: string;
+  namespace?: string;
 }
 
 export interface Money {
@@ -102,9 +113,12 @@ function seconds(t: number | Date | undefined, dflt: number): number {
   return Math.max(0, Math.min(4_294_967_295, Math.floor(ms / 1000)));
 }
 
-function period(p: Period): { from: number; to: number } {
-  return { from: seconds(p.from, 0), to: seconds(p.to, 4_294_967_295) };
+function period(p: Period): { from: number; to: number; cluster: string; namespace: string } {
+  return { from: seconds(p.from, 0), to: seconds(p.to, 4_294_967_295), cluster: p.cluster ?? '', namespace: p.namespace ?? '' };
 }
+
+/** The period's cluster and namespace ('' = all), as bound parameters. */
+const SCOPE = `({cluster:String} = '' OR cluster = {cluster:String}) AND ({namespace:String} = '' OR namespace = {namespace:String})`;
 
 type Num = number | string;
 interface MoneyRaw {
@@ -135,7 +149,7 @@ function add(a: Money, b: Money): void {
 
 const MONEY_COLS = `sum(egress_bytes) AS egress_bytes, sum(ingress_bytes) AS ingress_bytes, sum(egress_usd) AS egress_usd,
   sum(ingress_usd) AS ingress_usd, sum(nat_usd) AS nat_usd, sum(total_usd) AS total_usd`;
-const HOUR_RANGE = `hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')`;
+const HOUR_RANGE = `hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC') AND ${SCOPE}`;
 
 export async function costByWorkload(q: QueryFn, db: string, opts: Period & { top?: number }): Promise<WorkloadCost[]> {
   const rows = await q<MoneyRaw & { cluster: string; namespace: string; workload_kind: string; workload: string; class: string }>(
@@ -182,13 +196,14 @@ export async function costTotals(q: QueryFn, db: string, opts: Period): Promise<
   return total;
 }
 
-const WINDOW_RANGE = `window_start >= toDateTime({from:UInt32}, 'UTC') AND window_start < toDateTime({to:UInt32}, 'UTC')`;
+/** The anomaly view judging only the hours of the period (and reading only them plus their baseline). */
+const ANOMALIES_IN = (db: string) => `${db}.anomalies_window(from = {from:UInt32}, to = {to:UInt32})`;
 
 export async function anomalyRows(q: QueryFn, db: string, opts: Period): Promise<AnomalyRow[]> {
   const rows = await q<Record<string, Num>>(
     `SELECT id, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(window_end) AS we, cluster, namespace, workload_kind, workload,
             rule, country, asn, ip, port, bytes, baseline_bytes, score, severity
-     FROM ${db}.anomalies WHERE ${WINDOW_RANGE}
+     FROM ${ANOMALIES_IN(db)} WHERE ${SCOPE}
      ORDER BY window_start, rule, cluster, namespace, workload_kind, workload, country, asn, port`,
     period(opts),
   );
@@ -220,7 +235,7 @@ export async function anomalies(q: QueryFn, db: string, opts: Period): Promise<A
             toUnixTimestamp(min(window_start)) AS first_ws, toUnixTimestamp(max(window_end)) AS last_we,
             count() AS hours, sum(bytes) AS total_bytes, max(baseline_bytes) AS max_baseline, max(score) AS max_score,
             max(indexOf(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], severity)) AS sev
-     FROM ${db}.anomalies WHERE ${WINDOW_RANGE}
+     FROM ${ANOMALIES_IN(db)} WHERE ${SCOPE}
      GROUP BY cluster, namespace, workload_kind, workload, rule, country, dest_asn, dest_port
      ORDER BY sev DESC, total_bytes DESC, cluster, namespace, workload, rule, country, dest_port`,
     period(opts),
@@ -259,4 +274,68 @@ export async function bytesByWorkloadClass(q: QueryFn, db: string): Promise<Work
     egress_bytes: Number(r.eb),
     ingress_bytes: Number(r.ib),
   }));
+}
+
+export interface TopDestination {
+  cluster: string;
+  namespace: string;
+  workload_kind: string;
+  workload: string;
+  class: string;
+  country: string;
+  asn: number;
+  as_org: string;
+  /** A sample remote IP. */
+  ip: string;
+  egress_bytes: number;
+  ingress_bytes: number;
+  flows: number;
+}
+
+/** The external destinations each workload opened, most egress first, `perWorkload` of them (by class, country and ASN). */
+export async function topDestinations(q: QueryFn, db: string, opts: Period & { perWorkload?: number }): Promise<TopDestination[]> {
+  const rows = await q<Record<string, Num>>(
+    `SELECT cluster, namespace, workload_kind, workload, class, country, asn, max(as_org) AS org, min(ip) AS sample_ip,
+            toString(sum(egress_bytes)) AS eb, toString(sum(ingress_bytes)) AS ib, toString(sum(flows)) AS n
+     FROM ${db}.destinations_top_hourly WHERE ${HOUR_RANGE}
+     GROUP BY cluster, namespace, workload_kind, workload, class, country, asn
+     ORDER BY cluster, namespace, workload_kind, workload, sum(egress_bytes) DESC, class, country, asn
+     LIMIT {per:UInt32} BY cluster, namespace, workload_kind, workload`,
+    { ...period(opts), per: opts.perWorkload ?? 5 },
+  );
+  return rows.map((r) => ({
+    cluster: String(r.cluster),
+    namespace: String(r.namespace),
+    workload_kind: String(r.workload_kind),
+    workload: String(r.workload),
+    class: String(r.class),
+    country: String(r.country),
+    asn: Number(r.asn),
+    as_org: String(r.org),
+    ip: plainIp(String(r.sample_ip)),
+    egress_bytes: Number(r.eb),
+    ingress_bytes: Number(r.ib),
+    flows: Number(r.n),
+  }));
+}
+
+/** Names of the migrations applied to the store (a read-only command checks them instead of migrating). */
+export async function appliedMigrations(q: QueryFn, db: string): Promise<string[]> {
+  const rows = await q<{ name: string }>(`SELECT DISTINCT name FROM ${db}.schema_migrations ORDER BY name`);
+  return rows.map((r) => r.name);
+}
+
+export interface CountryEgress {
+  country: string;
+  egress_bytes: number;
+}
+
+/** Internet egress per destination country (connections the workloads opened), most first. */
+export async function internetEgressByCountry(q: QueryFn, db: string, opts: Period): Promise<CountryEgress[]> {
+  const rows = await q<{ country: string; eb: string }>(
+    `SELECT country, toString(sum(egress_bytes)) AS eb FROM ${db}.destinations_top_hourly
+     WHERE class = 'internet' AND ${HOUR_RANGE} GROUP BY country ORDER BY sum(egress_bytes) DESC, country`,
+    period(opts),
+  );
+  return rows.map((r) => ({ country: String(r.country), egress_bytes: Number(r.eb) }));
 }

@@ -1,7 +1,7 @@
 // Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.
 import { PermanentError } from '@tollgate/pipeline';
 import type { EnrichedFlowBatch } from '@tollgate/schema';
-import { ip, lowerClass } from './flows-table.ts';
+import { ip, lowerClass, pricedAs } from './flows-table.ts';
 
 /** Kafka coordinates of the flows.enriched.v1 message a row came from. */
 export interface SourceCoordinates {
@@ -50,6 +50,8 @@ export interface FlowRow {
   local_zone: string;
   /** String: l.region */
   local_region: string;
+  /** Map(String, String): l.labels. Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of the local pod, per key its own or its namespace's. */
+  local_labels: Record<string, string>;
   /** IPv6: ip(f.remote_ip) */
   remote_ip: string;
   /** UInt16: f.remote_port */
@@ -78,12 +80,16 @@ export interface FlowRow {
   remote_as_org: string;
   /** String: lowerClass(f.class). Lowercase traffic class: 'cross_zone', 'internet', ... */
   class: string;
+  /** String: pricedAs(f.class, l.zone, l.region, r.zone, r.region). The class whose price applies (DESIGN.md section 5): the class, except `direct` (priced as same_zone, cross_zone or cross_region by where its range is) and `cloud_service` in another region (cross_region). */
+  priced_as: string;
   /** String: b.cloud */
   cloud: string;
   /** String: f.class === 'CLOUD_SERVICE' ? r.service : ''. The remote cloud service (S3, ...) for class cloud_service; else empty. */
   cloud_service: string;
   /** String: f.class === 'CLOUD_SERVICE' ? r.region : '' */
   cloud_service_region: string;
+  /** String: f.service. `namespace/name` of the Kubernetes Service the initiator addressed (its ClusterIP, DNAT'd by kube-proxy to the responder); empty otherwise. */
+  service: string;
   /** Bool: f.nat_gateway */
   nat_gateway: boolean;
   /** UInt64: f.egress_bytes */
@@ -103,10 +109,10 @@ export interface FlowRow {
 }
 
 /** Column order of the insert (every FlowRow key). */
-export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'cloud', 'cloud_service', 'cloud_service_region', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset'] as const satisfies ReadonlyArray<keyof FlowRow>;
+export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'cloud_service', 'cloud_service_region', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 /** The columns of rollup_input, which feeds the hourly rollups. */
-export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
+export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 function outside(i: number, n: number): PermanentError {
   return new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${n}`);
@@ -136,6 +142,7 @@ export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRo
       local_pod: l.pod,
       local_zone: l.zone,
       local_region: l.region,
+      local_labels: l.labels,
       remote_ip: ip(f.remote_ip),
       remote_port: f.remote_port,
       remote_kind: r.kind,
@@ -150,9 +157,11 @@ export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRo
       remote_asn: r.asn,
       remote_as_org: r.as_org,
       class: lowerClass(f.class),
+      priced_as: pricedAs(f.class, l.zone, l.region, r.zone, r.region),
       cloud: b.cloud,
       cloud_service: f.class === 'CLOUD_SERVICE' ? r.service : '',
       cloud_service_region: f.class === 'CLOUD_SERVICE' ? r.region : '',
+      service: f.service,
       nat_gateway: f.nat_gateway,
       egress_bytes: f.egress_bytes,
       ingress_bytes: f.ingress_bytes,
@@ -173,12 +182,12 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
-    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region]);
+    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
     flows11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
   }
   const flows1 = inner([b.cluster, b.node]);
-  const flows13 = inner([b.cloud]);
-  const flows21 = inner([src.topic, src.partition, src.offset]);
+  const flows14 = inner([b.cloud]);
+  const flows23 = inner([src.topic, src.partition, src.offset]);
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
@@ -189,8 +198,9 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
   for (let i = 0; i < b.flows.length; i++) {
     const f = b.flows[i]!;
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
+    const l = eps[f.local]!;
     const r = eps[f.remote]!;
-    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}",${flows13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows21}]`;
+    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}","${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}",${flows14},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows23}]`;
   }
   flowsLines[b.flows.length] = '';
   return { body: flowsLines.join('\n'), rows: b.flows.length };
@@ -206,16 +216,16 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
-    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region]);
+    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
     flows11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
     rollup3[k] = inner([l.namespace, l.workload_kind, l.workload, l.region]);
     rollup6[k] = inner([r.country, r.asn, r.as_org]);
   }
   const flows1 = inner([b.cluster, b.node]);
-  const flows13 = inner([b.cloud]);
-  const flows21 = inner([src.topic, src.partition, src.offset]);
+  const flows14 = inner([b.cloud]);
+  const flows23 = inner([src.topic, src.partition, src.offset]);
   const rollup1 = inner([b.cluster]);
-  const rollup8 = inner([b.cloud]);
+  const rollup9 = inner([b.cloud]);
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
@@ -227,9 +237,10 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
   for (let i = 0; i < b.flows.length; i++) {
     const f = b.flows[i]!;
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
+    const l = eps[f.local]!;
     const r = eps[f.remote]!;
-    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}",${flows13},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows21}]`;
-    rollupLines[i] = `[${Math.floor(f.time / 1000)},${rollup1},"${f.role}",${rollup3[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${rollup6[f.remote]},"${lowerClass(f.class)}",${rollup8},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}]`;
+    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}","${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}",${flows14},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows23}]`;
+    rollupLines[i] = `[${Math.floor(f.time / 1000)},${rollup1},"${f.role}",${rollup3[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${rollup6[f.remote]},"${lowerClass(f.class)}","${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}",${rollup9},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}]`;
   }
   flowsLines[b.flows.length] = '';
   rollupLines[b.flows.length] = '';

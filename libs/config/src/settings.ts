@@ -36,8 +36,16 @@ export const geoip = {
 export const agent = {
   nodeName: str('TOLLGATE_NODE_NAME', 'Node the agent runs on (set from spec.nodeName by the DaemonSet).', '', { defaultText: '(hostname)' }),
   source: oneOf('TOLLGATE_AGENT_SOURCE', 'Where flows come from: the kernel conntrack table, or the simulated cluster.', 'conntrack', ['conntrack', 'sim'] as const),
-  pollIntervalMs: int('TOLLGATE_POLL_INTERVAL_MS', 'Agent poll interval (full conntrack dump) in ms, for the kernel conntrack source (not in this version yet).', 10_000, 100, 3_600_000),
+  output: oneOf('TOLLGATE_AGENT_OUTPUT', 'Where the agent ships deltas: Kafka (flows.raw.v1), or stdout (one JSON object per line per flow delta; `tollgate agent --output stdout`).', 'kafka', ['kafka', 'stdout'] as const),
+  pollIntervalMs: int('TOLLGATE_POLL_INTERVAL_MS', 'Agent poll interval (one full conntrack dump) in ms; DESTROY events are read continuously in between.', 10_000, 100, 3_600_000),
   batchMaxFlows: int('TOLLGATE_BATCH_MAX_FLOWS', 'Flows per Kafka message (raw batch).', 500, 1, 100_000),
+  bufferMaxBytes: int('TOLLGATE_AGENT_BUFFER_MAX_BYTES', 'Encoded batches the agent holds until the output acknowledges them. Past 3/4 of it dump deltas wait in the kernel counters for a later poll; when full, DESTROY deltas are dropped and counted lost.', 32 * 1024 * 1024, 64 * 1024),
+  flushTimeoutMs: int('TOLLGATE_AGENT_FLUSH_TIMEOUT_MS', 'On stop: how long the agent waits for the output to acknowledge what it holds (after a last dump); what is left is counted lost.', 15_000, 0, 600_000),
+  conntrackBin: str('TOLLGATE_CONNTRACK_BIN', 'The conntrack tool (Debian package conntrack) the kernel source runs.', 'conntrack'),
+  conntrackNetns: str('TOLLGATE_CONNTRACK_NETNS', 'Read the table of this network namespace (`ip netns` name) instead of the agent\'s own.', ''),
+  eventBufferBytes: int('TOLLGATE_CONNTRACK_EVENT_BUFFER_BYTES', 'Netlink receive buffer of the DESTROY event stream (conntrack -E -b). Overruns are counted and followed by a full resync.', 8 * 1024 * 1024, 65_536, 1_073_741_824),
+  stateDir: str('TOLLGATE_AGENT_STATE_DIR', 'Directory of the agent\'s acknowledged position (agent_id, batch seq; a replay resumes after the last acknowledged batch). Empty: a restart starts afresh.', ''),
+  enableAcct: bool('TOLLGATE_CONNTRACK_ENABLE_ACCT', 'At start, turn net.netfilter.nf_conntrack_acct on if it is off (needs a writable /proc/sys). Off: the agent warns that entries carry no counters.', false),
 };
 
 export const enricher = {
@@ -48,6 +56,10 @@ export const enricher = {
   privateCidrs: list('TOLLGATE_PRIVATE_CIDRS', 'Extra VPC ranges classed `private` (RFC 1918 and ULA always are).'),
   cloudRanges: list('TOLLGATE_CLOUD_RANGES', 'Provider range files as `aws:<ip-ranges.json>`, `gcp:<cloud.json>`, `azure:<ServiceTags.json>` (class cloud_service).'),
   podGraceMs: int('TOLLGATE_POD_GRACE_MS', 'How long a deleted pod keeps its IP in the index (late flows).', 300_000, 0),
+  kubeconfig: str('KUBECONFIG', 'Kubeconfig for `TOLLGATE_K8S_SOURCE=kube` outside a cluster (a token, a token file or a client certificate; exec plugins and auth providers are not run). Empty: the in-cluster service account, else ~/.kube/config.', ''),
+  k8sSyncTimeoutMs: int('TOLLGATE_K8S_SYNC_TIMEOUT_MS', 'How long the enricher waits for the first full list of the Kubernetes API (`kube` source) before it gives up, ms.', 60_000, 1_000, 3_600_000),
+  chargebackLabels: list('TOLLGATE_CHARGEBACK_LABELS', 'Pod labels carried on each record\'s local side so costs group by them (e.g. `team,cost-center`); a pod without one takes its namespace\'s.'),
+  natExempt: list('TOLLGATE_NAT_GATEWAY_EXEMPT', 'Cloud services reached through a gateway/VPC endpoint rather than the NAT gateway (service names as in the range files, e.g. `S3,DYNAMODB`): their bytes carry no NAT processing.'),
 };
 
 export const sink = {

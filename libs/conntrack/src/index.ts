@@ -1,5 +1,5 @@
-// A conntrack entry as the agent reads it (`conntrack -L -o extended,id`, or the simulated
-// cluster): cumulative counters, both tuples. The agent turns these into deltas.
+// Kernel conntrack for the agent: the entry shape, a byte-level scanner of conntrack-tools'
+// text, a compact entry table and the delta tracker (DESIGN.md section 1).
 import type { IpFamily, Tuple } from '@tollgate/schema';
 
 export interface ConntrackEntry {
@@ -23,11 +23,17 @@ export interface ConntrackDestroy {
   entry: ConntrackEntry;
 }
 
-/** What a source hands the agent per poll: DESTROY events since the last poll, then a full dump. */
+/** A replayed poll (the simulated cluster): DESTROY events since the last poll, then a full dump. */
 export interface ConntrackTick {
   time: number;
   destroyed: ConntrackDestroy[];
   dump: ConntrackEntry[];
-  /** Event overruns (ENOBUFS) since the last tick: the agent counts them and trusts the full dump. */
+  /** Event overruns (ENOBUFS) since the last tick. */
   overruns?: number;
 }
+
+export { Scan, LineKind, EventType, scanLine, LineSplitter } from './scan.ts';
+export { FlowTable } from './table.ts';
+export { FlowTracker } from './tracker.ts';
+export type { Delta, TrackerStats } from './tracker.ts';
+export { rawFlowOf, formatEntry } from './format.ts';

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '@tollgate/config';
 import type { InMessage } from '@tollgate/pipeline';
-import { StartFloors, chunkBySize, parseBroker } from './common.ts';
-import { isRebalanceError } from './shared.ts';
+import { StartFloors, chunkBySize, parseBroker, isRebalanceError } from './common.ts';
 
 test('parseBroker reads host:port and [v6]:port, and names the setting otherwise', () => {
   assert.deepEqual(parseBroker('127.0.0.1:9092'), { host: '127.0.0.1', port: 9092 });

@@ -6,8 +6,7 @@ import type { Admin, Consumer as KjsConsumer, EachBatchPayload, KafkaMessage, Lo
 import type { Logger } from '@tollgate/log';
 import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, TransactionalConsumer, TransactionalOptions, TransformHandler, Transport } from '@tollgate/pipeline';
 import { retry } from '@tollgate/pipeline';
-import { StartFloors, chunkBySize, deferred, headersToRecord, serialProducer } from './common.ts';
-import { describeError, isFencedError, isRebalanceError, type TransportTuning } from './shared.ts';
+import { StartFloors, chunkBySize, deferred, headersToRecord, serialProducer, describeError, isFencedError, isRebalanceError, type TransportTuning } from './common.ts';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 

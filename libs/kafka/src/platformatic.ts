@@ -16,8 +16,7 @@ import {
 } from '@platformatic/kafka';
 import type { Logger } from '@tollgate/log';
 import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, TransactionalConsumer, TransactionalOptions, TransformHandler, Transport } from '@tollgate/pipeline';
-import { StartFloors, Wakeup, chunkBySize, deferred, headersToRecord, serialProducer } from './common.ts';
-import { describeError, isFencedError, isRebalanceError, waitForLeaders, type TransportTuning } from './shared.ts';
+import { StartFloors, Wakeup, chunkBySize, deferred, headersToRecord, serialProducer, describeError, isFencedError, isRebalanceError, waitForLeaders, type TransportTuning } from './common.ts';
 
 type Msg = Message<string, Buffer, string, string>;
 

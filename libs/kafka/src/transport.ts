@@ -4,11 +4,10 @@
 import { ConfigError } from '@tollgate/config';
 import type { Logger } from '@tollgate/log';
 import type { Transport } from '@tollgate/pipeline';
-import { BROKERS_SETTING } from './common.ts';
+import { BROKERS_SETTING, defaultTuning, describeError, withTimeout, type TransportTuning } from './common.ts';
 import { KafkajsTransport } from './kafkajs.ts';
 import { PlatformaticTransport } from './platformatic.ts';
 import { checkBrokers } from './reachability.ts';
-import { defaultTuning, describeError, withTimeout, type TransportTuning } from './shared.ts';
 
 export type KafkaClientName = 'platformatic' | 'kafkajs';
 export const kafkaClients: readonly KafkaClientName[] = ['platformatic', 'kafkajs'];

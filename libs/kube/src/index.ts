@@ -57,7 +57,14 @@ export interface Workload {
   metadata: ObjectMeta;
 }
 
-export type KubeObject = Pod | Node | Service | Workload;
+/** Namespaces matter only for their labels (chargeback labels a pod does not carry itself). */
+export interface Namespace {
+  apiVersion: 'v1';
+  kind: 'Namespace';
+  metadata: ObjectMeta;
+}
+
+export type KubeObject = Pod | Node | Service | Workload | Namespace;
 
 export interface InventoryEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -76,3 +83,6 @@ export interface InventorySource {
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const REGION_LABEL = 'topology.kubernetes.io/region';
+
+export { KubeClient, KubeApiError, KubeconfigError, isRetryable, resourcePath, loadKubeconfig, inClusterConnection } from './client.ts';
+export type { ResourceType, ListPage, WatchEventType, KubeClientOptions, KubeConnection } from './client.ts';

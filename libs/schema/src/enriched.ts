@@ -45,7 +45,7 @@ export function viewEnriched(batch: EnrichedFlowBatch): EnrichedFlowView[] {
 /** A batch without its endpoints and flows. */
 export type EnrichedHeader = Omit<EnrichedFlowBatch, 'endpoints' | 'flows'>;
 
-const ENDPOINT_KEYS = ['kind', 'cluster', 'namespace', 'workload_kind', 'workload', 'pod', 'node', 'zone', 'region', 'country', 'asn', 'as_org', 'service'] as const;
+const ENDPOINT_KEYS = ['kind', 'cluster', 'namespace', 'workload_kind', 'workload', 'pod', 'node', 'zone', 'region', 'country', 'asn', 'as_org', 'service', 'labels'] as const;
 
 /**
  * Builds a batch. `endpoint(key, make)` returns the index of the endpoint known by `key` (any

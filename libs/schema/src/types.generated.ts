@@ -36,7 +36,7 @@ export interface AnomalyEvent {
   severity: Severity;
 }
 
-// enriched-flow-batch/v1.avsc
+// enriched-flow-batch/v2.avsc
 export interface SourceRef {
   agent_id: string;
   seq: number;
@@ -67,6 +67,8 @@ export interface Endpoint {
   as_org: string;
   /** For an address in a cloud provider's published ranges: the service (S3, ...); its region is `region`. */
   service: string;
+  /** Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of a pod, or of its namespace where the pod lacks them; empty for other kinds. */
+  labels: Record<string, string>;
 }
 
 export type IpFamily = 'IPV4' | 'IPV6';
@@ -97,6 +99,8 @@ export interface EnrichedFlow {
   remote: number;
   remote_ip: string;
   remote_port: number;
+  /** `namespace/name` of the Kubernetes Service the initiator addressed: the original destination was its ClusterIP and kube-proxy DNAT'd it to the responder. Empty when the flow did not go through a Service (or was not un-DNAT'd: then the remote is the Service itself). */
+  service: string;
   /** DESIGN.md section 4, decided in this order. */
   class: TrafficClass;
   /** The bytes pass a NAT gateway (internet traffic of a cluster configured to use one). */
@@ -109,7 +113,7 @@ export interface EnrichedFlow {
   ingress_packets: number;
 }
 
-/** Topic flows.enriched.v1. One Kafka message per flows.raw.v1 message: each raw flow becomes one enriched flow per side that is local to the reporting node (the side that pays for what it sends, DESIGN.md section 2). Endpoint identities (workload, zone, country, ...) repeat across thousands of flows, so a batch lists each distinct one once in `endpoints` and flows refer to them by index (dictionary encoding: smaller messages, cheaper to write and to read). */
+/** Topic flows.enriched.v1. One Kafka message per flows.raw.v1 message: each raw flow becomes one enriched flow per side that is local to the reporting node (the side that pays for what it sends, DESIGN.md section 2). Endpoint identities (workload, zone, country, ...) repeat across thousands of flows, so a batch lists each distinct one once in `endpoints` and flows refer to them by index (dictionary encoding: smaller messages, cheaper to write and to read). v2 adds each endpoint's chargeback `labels` and each flow's Kubernetes `service`; v1 messages resolve to it (both default to empty). */
 export interface EnrichedFlowBatch {
   cluster: string;
   /** Node whose agent reported the flows. */

@@ -209,6 +209,7 @@ describe('scenario', () => {
       def.expectedAnomalies.map((a) => [a.namespace, a.workload_kind, a.workload, a.rule, a.country, a.port]),
       [
         ['shop', 'Deployment', 'recommender', 'NEW_COUNTRY', 'BT', 3333],
+        ['shop', 'Deployment', 'recommender', 'NEW_ASN', 'BT', 3333],
         ['shop', 'Deployment', 'recommender', 'MINING_PORT', 'BT', 3333],
       ],
     );

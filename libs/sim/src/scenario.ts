@@ -21,7 +21,7 @@ export interface ExpectedAnomaly {
   namespace: string;
   workload_kind: string;
   workload: string;
-  rule: 'NEW_COUNTRY' | 'MINING_PORT';
+  rule: 'NEW_COUNTRY' | 'NEW_ASN' | 'MINING_PORT';
   country: string;
   port: number;
   /** The destination (for rules that report it). */
@@ -139,6 +139,7 @@ export function createScenario(opts: ScenarioOptions): Scenario {
     },
     expectedAnomalies: [
       { ...anomaly, rule: 'NEW_COUNTRY' },
+      { ...anomaly, rule: 'NEW_ASN' },
       { ...anomaly, rule: 'MINING_PORT' },
     ],
     anomalyStart: plan.minerStart,

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ConntrackTick } from '@tollgate/conntrack';
+import type { ConntrackEntry, ConntrackTick } from '@tollgate/conntrack';
 import { createLogger } from '@tollgate/log';
-import { MemoryTransport, type OutMessage, type Producer } from '@tollgate/pipeline';
+import { createRegistry } from '@tollgate/metrics';
+import { MemoryTransport } from '@tollgate/pipeline';
 import { Family, type RawFlowBatch, SchemaRegistry } from '@tollgate/schema';
 import { createScenario } from '@tollgate/sim';
 import { createAgent } from './agent.ts';
-import { toBatches } from './batch.ts';
-import { type ConntrackSource, simSource } from './source.ts';
+import { AckBuffer, kafkaOutput, type AgentOutput, type OutItem } from './buffer.ts';
+import { loadAgentConfig } from './config.ts';
+import { agentsFromConfig } from './factory.ts';
 
 const registry = SchemaRegistry.load();
 const codec = registry.codec<RawFlowBatch>(Family.raw);
@@ -32,34 +34,16 @@ async function drain(transport: MemoryTransport, topic: string): Promise<RawFlow
   return out;
 }
 
-describe('toBatches', () => {
-  it('splits into batches of at most maxFlows, numbering from seq', () => {
-    const f = (i: number) => ({ conntrack_id: i }) as unknown as RawFlowBatch['flows'][number];
-    const h = { cluster: 'c', node: 'n', agent_id: 'a', window_start: 1, window_end: 2 };
-    const b = toBatches([f(1), f(2), f(3), f(4), f(5)], h, 2, 7);
-    assert.deepEqual(
-      b.map((x) => [x.seq, x.flows.map((y) => y.conntrack_id)]),
-      [
-        [7, [1, 2]],
-        [8, [3, 4]],
-        [9, [5]],
-      ],
-    );
-    assert.deepEqual(toBatches([], h, 2, 0), []);
-    assert.throws(() => toBatches([f(1)], h, 0, 0), RangeError);
-  });
-});
-
-describe('agent over the simulated cluster', () => {
-  it('ships deltas whose sums per node equal the scenario counters, in windows between ticks', async () => {
+describe('agent over the simulated cluster (replayed through the conntrack text scanner)', () => {
+  it('ships deltas whose sums per node equal the scenario counters', async () => {
     const scenario = createScenario({ seed: 3, days: 3, scale: 1, start: START });
     const transport = new MemoryTransport({ maxLag: 100_000 });
     const topic = 'flows.raw.v1';
     await transport.ensureTopics([topic], 4);
     const producer = await transport.producer('agent');
-    const agents = scenario.nodes.map((node) =>
-      createAgent({ source: simSource(scenario, node), producer, topic, cluster: scenario.cluster, node, batchMaxFlows: 50, registry, logger, agentId: `${node}@test` }),
-    );
+    const cfg = { ...loadAgentConfig({ TOLLGATE_AGENT_SOURCE: 'sim', TOLLGATE_BATCH_MAX_FLOWS: '50' }), nodeName: '' };
+    const agents = agentsFromConfig(cfg, { registry, logger, topic, producer, scenario });
+    assert.equal(agents.length, scenario.nodes.length);
     for (const a of agents) await a.start();
     await Promise.all(agents.map((a) => a.done));
     const batches = await drain(transport, topic);
@@ -71,10 +55,8 @@ describe('agent over the simulated cluster', () => {
       let rb = 0;
       for (const b of mine) {
         assert.equal(b.cluster, 'demo');
-        assert.equal(b.agent_id, `${node}@test`);
         assert.ok(b.flows.length >= 1 && b.flows.length <= 50);
-        assert.equal(b.window_end - b.window_start, 3_600_000);
-        assert.ok(b.window_start >= scenario.start && b.window_end <= scenario.end);
+        assert.ok(b.window_start <= b.window_end && b.window_start >= scenario.start && b.window_end <= scenario.end);
         for (const f of b.flows) {
           ob += f.orig_bytes;
           rb += f.reply_bytes;
@@ -89,9 +71,10 @@ describe('agent over the simulated cluster', () => {
       assert.equal(ob, e.origBytes, `${node} orig bytes`);
       assert.equal(rb, e.replyBytes, `${node} reply bytes`);
       const s = agents[i]!.stats();
-      assert.equal(s.origBytes, e.origBytes);
+      assert.equal(s.ackedOrigBytes, e.origBytes);
       assert.equal(s.messages, mine.length);
-      assert.equal(s.ticks, 3 * 24 + 1);
+      assert.equal(s.cycles, 3 * 24 + 1);
+      assert.equal(s.malformed + s.truncated + s.lostFlows, 0);
       if (i === 3) {
         // the planted overrun: one id reused with a restart, one entry gone without its DESTROY
         assert.equal(s.overruns, 2);
@@ -102,83 +85,88 @@ describe('agent over the simulated cluster', () => {
       }
     }
   });
+});
 
-  it('default scenario: 30-80 thousand raw flows in total', async () => {
-    const scenario = createScenario({ seed: 1, days: 8, scale: 1, start: START });
-    let flows = 0;
-    const producer: Producer = { send: async (_t: string, m: OutMessage[]) => void (flows += m.reduce((a, x) => a + codec.decode(x.value).flows.length, 0)), close: async () => {} };
-    const agents = scenario.nodes.map((node) => createAgent({ source: simSource(scenario, node), producer, topic: 't', cluster: 'demo', node, batchMaxFlows: 500, registry, logger }));
-    for (const a of agents) await a.start();
-    await Promise.all(agents.map((a) => a.done));
-    assert.equal(flows, agents.reduce((a, x) => a + x.stats().flows, 0));
-    assert.ok(flows >= 30_000 && flows <= 80_000, `${flows} raw flows`);
+const e = (ob: number, sport = 40000): ConntrackEntry => ({ id: 1, protocol: 6, family: 'IPV4', original: { src: '10.244.0.2', dst: '1.1.1.1', sport, dport: 443 }, reply: { src: '1.1.1.1', dst: '10.0.1.10', sport: 443, dport: sport }, origBytes: ob, origPackets: 1, replyBytes: 0, replyPackets: 0, start: 0 });
+
+describe('ack buffer', () => {
+  it('keeps batches until delivered, retries failures in order, and counts produce errors', async () => {
+    let fail = 3;
+    const got: string[] = [];
+    const output: AgentOutput = {
+      kind: 'custom',
+      deliver: async (items) => {
+        if (fail-- > 0) throw new Error('broker down');
+        for (const i of items) got.push(i.payload as string);
+      },
+    };
+    const acked: OutItem[] = [];
+    let errors = 0;
+    const b = new AckBuffer(output, 1 << 20, logger, { onAcked: (i) => acked.push(...i), onError: () => errors++ }, { retryBaseMs: 1 });
+    for (const p of ['a', 'b', 'c']) b.push({ payload: p, flows: 1, origBytes: 1, replyBytes: 0 });
+    assert.equal(b.depth, 3, 'nothing is dropped before it is acknowledged');
+    await b.close(5_000);
+    assert.deepEqual(got, ['a', 'b', 'c']);
+    assert.equal(acked.length, 3);
+    assert.equal(errors, 3);
+  });
+
+  it('is bounded: soft and hard limits, and what cannot be delivered by stop is counted lost', async () => {
+    const output: AgentOutput = { kind: 'custom', deliver: () => Promise.reject(new Error('down')) };
+    let lost = 0;
+    const b = new AckBuffer(output, 1000, logger, { onLost: (i) => (lost += i.reduce((a, x) => a + x.flows, 0)) }, { retryBaseMs: 1 });
+    b.push({ payload: 'x'.repeat(700), flows: 7, origBytes: 0, replyBytes: 0 });
+    assert.deepEqual([b.soft, b.hard], [false, false]);
+    b.push({ payload: 'x'.repeat(100), flows: 1, origBytes: 0, replyBytes: 0 });
+    assert.deepEqual([b.soft, b.hard], [true, false]);
+    b.push({ payload: 'x'.repeat(300), flows: 3, origBytes: 0, replyBytes: 0 });
+    assert.equal(b.hard, true);
+    await b.close(30);
+    assert.equal(lost, 11);
+    assert.equal(b.depth, 0);
   });
 });
 
 describe('agent lifecycle', () => {
-  function liveSource(ticks: ConntrackTick[]): ConntrackSource & { returned: boolean } {
-    const src = {
-      returned: false,
-      async *[Symbol.asyncIterator]() {
-        try {
-          for (const t of ticks) yield t;
-          await new Promise(() => {}); // a live source waits for its next poll forever
-        } finally {
-          src.returned = true;
-        }
-      },
-    };
-    return src;
-  }
-  const e = (ob: number) => ({ id: 1, protocol: 6, family: 'IPV4' as const, original: { src: '10.244.0.2', dst: '1.1.1.1', sport: 40000, dport: 443 }, reply: { src: '1.1.1.1', dst: '10.0.1.10', sport: 443, dport: 40000 }, origBytes: ob, origPackets: 1, replyBytes: 0, replyPackets: 0, start: 0 });
-
-  it('stop() ends a live source that waits for its next poll, after shipping the tick in hand; stop is idempotent', async () => {
+  it('a replay paced by a slow output: every tick shipped, exact bytes, stop idempotent', async () => {
     const sent: RawFlowBatch[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const producer: Producer = {
-      send: async (_t, m) => {
-        await gate;
-        for (const x of m) sent.push(codec.decode(x.value));
+    const output: AgentOutput = {
+      kind: 'kafka',
+      deliver: async (items) => {
+        await new Promise((r) => setTimeout(r, 2));
+        for (const i of items) sent.push(codec.decode(i.payload as Buffer));
       },
-      close: async () => {},
     };
-    const src = liveSource([
-      { time: 0, destroyed: [], dump: [e(10)] },
-      { time: 10_000, destroyed: [], dump: [e(25)] },
-    ]);
-    const a = createAgent({ source: src, producer, topic: 't', cluster: 'c', node: 'n1', batchMaxFlows: 10, registry, logger });
+    const ticks: ConntrackTick[] = [];
+    for (let k = 0; k <= 20; k++) ticks.push({ time: k * 1000, destroyed: [], dump: [e(10 + k * 100), e(5 + k * 7, 40001)] });
+    const metrics = createRegistry();
+    const a = createAgent({ source: { kind: 'replay', ticks }, output, cluster: 'c', node: 'n1', batchMaxFlows: 1, registry, logger, bufferMaxBytes: 64 * 1024, metrics });
     await a.start();
-    await new Promise((r) => setTimeout(r, 20));
-    const stopped = a.stop();
-    release(); // the send in progress completes: stop flushes it
-    await stopped;
-    await a.stop();
     await a.done;
-    assert.equal(sent.length, 1);
-    assert.deepEqual([sent[0]!.window_start, sent[0]!.window_end, sent[0]!.flows[0]!.orig_bytes, sent[0]!.seq], [0, 10_000, 15, 0]);
-    await new Promise((r) => setTimeout(r, 5));
-    assert.equal(a.stats().lastTick, 10_000);
+    await a.stop();
+    await a.stop();
+    assert.equal(sent.reduce((n, b) => n + b.flows[0]!.orig_bytes, 0), 20 * 100 + 20 * 7);
+    const text = await metrics.metrics();
+    assert.match(text, /tollgate_records_out_total\{stage="agent"\} 40/);
+    assert.match(text, /tollgate_agent_delta_bytes_total\{direction="orig"\} 2140/);
   });
 
-  it('retries a failing send and fails `done` when retries run out', async () => {
-    let calls = 0;
-    const producer: Producer = {
-      send: async () => {
-        calls++;
-        throw new Error('broker down');
-      },
-      close: async () => {},
-    };
-    const src: ConntrackSource = {
-      async *[Symbol.asyncIterator]() {
-        yield { time: 0, destroyed: [], dump: [e(10)] };
-        yield { time: 1, destroyed: [], dump: [e(20)] };
-      },
-    };
-    const a = createAgent({ source: src, producer, topic: 't', cluster: 'c', node: 'n1', batchMaxFlows: 10, registry, logger, sendAttempts: 3, sendRetryBaseMs: 1 });
+  it('a Kafka output that fails for a while loses nothing: the batches wait, then all arrive once', async () => {
+    const transport = new MemoryTransport();
+    await transport.ensureTopics(['raw'], 1);
+    const real = await transport.producer('p');
+    let down = true;
+    const producer = { send: (t: string, m: Parameters<typeof real.send>[1]) => (down ? Promise.reject(new Error('broker down')) : real.send(t, m)), close: () => real.close() };
+    const ticks = [0, 1, 2, 3].map((k) => ({ time: k * 1000, destroyed: [], dump: [e(100 + k * 50)] }));
+    const a = createAgent({ source: { kind: 'replay', ticks }, output: kafkaOutput(producer, 'raw', 'n1'), cluster: 'c', node: 'n1', batchMaxFlows: 10, registry, logger, retryBaseMs: 5 });
     await a.start();
-    await assert.rejects(a.done, /broker down/);
-    assert.equal(calls, 3);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(a.stats().flows, 0);
+    assert.ok(a.stats().bufferBytes > 0);
+    down = false;
+    await a.done;
+    const got = await drain(transport, 'raw');
+    assert.deepEqual(got.map((b) => b.flows[0]!.orig_bytes), [50, 50, 50]);
+    assert.equal(a.stats().lostFlows, 0);
   });
 });

@@ -1,11 +1,12 @@
-// The node agent (DaemonSet): conntrack byte deltas -> flows.raw.v1.
+// The node agent (DaemonSet): kernel conntrack -> byte deltas -> flows.raw.v1 (or stdout).
 export { createAgent } from './agent.ts';
-export type { Agent, AgentDeps, AgentStats } from './agent.ts';
-export { DeltaTracker, entryKey } from './delta.ts';
-export type { DeltaStats } from './delta.ts';
-export { toBatches } from './batch.ts';
-export type { BatchHeader } from './batch.ts';
-export { simSource } from './source.ts';
-export type { ConntrackSource, SimSourceOptions } from './source.ts';
-export { parseConntrackLine } from './conntrack-text.ts';
-export type { ParsedLine } from './conntrack-text.ts';
+export type { Agent, AgentDeps, AgentSource, AgentStats } from './agent.ts';
+export { agentsFromConfig, replayMessages } from './factory.ts';
+export type { AgentRuntime, ReplayCluster } from './factory.ts';
+export { loadAgentConfig } from './config.ts';
+export type { AgentConfig } from './config.ts';
+export { AckBuffer, kafkaOutput, streamOutput } from './buffer.ts';
+export type { AgentOutput, OutItem } from './buffer.ts';
+export { AgentEngine } from './engine.ts';
+export { KernelConntrack } from './kernel.ts';
+export { agentMetrics } from './metrics.ts';

@@ -15,10 +15,10 @@ function tollgate(args: string[], env: Record<string, string> = {}) {
 test('help lists the commands; each command has --help', () => {
   const top = tollgate(['--help']);
   assert.equal(top.code, 0);
-  for (const c of ['demo', 'report', 'agent', 'enricher', 'sink', 'migrate']) assert.match(top.out, new RegExp(`^  ${c} `, 'm'));
+  for (const c of ['demo', 'report', 'agent', 'enricher', 'sink', 'alerts', 'migrate']) assert.match(top.out, new RegExp(`^  ${c} `, 'm'));
   const report = tollgate(['report', '--help']);
   assert.equal(report.code, 0);
-  assert.match(report.out, /--format <value>\s+table or json \(default: table\)/);
+  assert.match(report.out, /--format <value>\s+table, json or csv \(csv: the cost per workload and class\) \(default: table\)/);
 });
 
 test('usage errors: unknown command, unknown option, bad value', () => {
@@ -28,7 +28,7 @@ test('usage errors: unknown command, unknown option, bad value', () => {
   assert.match(opt.err, /^tollgate report: unknown option --fromat/);
   const fmt = tollgate(['report', '--format', 'xml']);
   assert.equal(fmt.code, 2);
-  assert.match(fmt.err, /--format: 'xml' is not table or json/);
+  assert.match(fmt.err, /--format: 'xml' is not table, json or csv/);
 });
 
 const bad: Array<[string, string[], Record<string, string>, string, RegExp]> = [

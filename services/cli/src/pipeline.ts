@@ -5,12 +5,11 @@ import { loadSettings, settings, type Env } from '@tollgate/config';
 import { componentLogger } from '@tollgate/log';
 import type { Store } from '@tollgate/clickhouse';
 import { enricherFromEnv, type EnricherStats } from '@tollgate/enricher';
+import { agentsFromConfig, loadAgentConfig } from '@tollgate/agent';
 import { createSink, type SinkStats } from '@tollgate/sink';
 import { caughtUp, Lifecycle, type Transport } from '@tollgate/pipeline';
-import type { Scenario } from '@tollgate/sim';
 import { groupId, type Runtime } from './runtime.ts';
-import { withScenarioEnv } from './sim.ts';
-import { simAgents } from './commands/agent.ts';
+import { withScenarioEnv, type Scenario } from './sim.ts';
 
 export interface PipelineProgress {
   /** Latest simulated tick shipped by any agent (ms), 0 before the first. */
@@ -57,7 +56,7 @@ export async function runSimPipeline(o: {
     groupId: groupId(rt, 'enricher'),
   });
   const producer = await transport.producer(`sim-agents-${hostname()}`);
-  const agents = simAgents(rt, scenario, scenario.nodes, producer, loadSettings(settings.agent, env).batchMaxFlows);
+  const agents = agentsFromConfig({ ...loadAgentConfig(env), source: 'sim', output: 'kafka', nodeName: '' }, { registry: rt.registry, logger: rt.logger, topic: rt.topics.raw, producer, scenario });
   const flows = () => agents.reduce((n, a) => n + a.stats().flows, 0);
   const life = new Lifecycle();
   const progress = o.onProgress

@@ -1,5 +1,6 @@
-// The cost and anomaly report, as a table or JSON, shared by `tollgate report` and `tollgate demo`.
-import type { AnomalyGroup, CostTotals, Store, WorkloadCost } from '@tollgate/clickhouse';
+// The cost and anomaly report, as a table, JSON or CSV, shared by `tollgate report` and `tollgate demo`.
+// Read only: queries the views, never writes (no migrations).
+import { clientQuery, internetEgressByCountry, topDestinations, type AnomalyGroup, type CountryEgress, type CostTotals, type Store, type TopDestination, type WorkloadCost } from '@tollgate/clickhouse';
 import { bytes, renderTable, usd } from './table.ts';
 
 export interface ReportOptions {
@@ -7,21 +8,61 @@ export interface ReportOptions {
   /** ms since epoch; undefined: everything stored. */
   from?: number;
   to?: number;
-  format: 'table' | 'json';
+  /** '' or undefined: every cluster / namespace. */
+  cluster?: string;
+  namespace?: string;
+  format: 'table' | 'json' | 'csv';
 }
 
 export interface Report {
   period: { from: string | null; to: string | null };
+  scope: { cluster: string | null; namespace: string | null };
   totals: CostTotals;
   workloads: WorkloadCost[];
+  /** Top external destinations of the workloads listed (by class, country and ASN). */
+  destinations: TopDestination[];
+  /** Internet egress per destination country (all workloads). */
+  countries: CountryEgress[];
   anomalies: AnomalyGroup[];
 }
 
 export async function buildReport(store: Store, o: ReportOptions): Promise<Report> {
-  const period = { from: o.from, to: o.to };
-  const [totals, workloads, anomalies] = await Promise.all([store.costTotals(period), store.costByWorkload({ ...period, top: o.top }), store.anomalies(period)]);
+  const period = { from: o.from, to: o.to, cluster: o.cluster || undefined, namespace: o.namespace || undefined };
+  const q = clientQuery(store.client);
+  const db = `\`${store.database}\``;
+  const [totals, workloads, anomalies, destinations, countries] = await Promise.all([
+    store.costTotals(period),
+    store.costByWorkload({ ...period, top: o.top }),
+    store.anomalies(period),
+    topDestinations(q, db, { ...period, perWorkload: 3 }),
+    internetEgressByCountry(q, db, period),
+  ]);
+  const listed = new Set(workloads.map((w) => `${w.cluster}/${w.namespace}/${w.workload_kind}/${w.workload}`));
   const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
-  return { period: { from: iso(o.from), to: iso(o.to) }, totals, workloads, anomalies };
+  return {
+    period: { from: iso(o.from), to: iso(o.to) },
+    scope: { cluster: o.cluster || null, namespace: o.namespace || null },
+    totals,
+    workloads,
+    destinations: destinations.filter((d) => listed.has(`${d.cluster}/${d.namespace}/${d.workload_kind}/${d.workload}`)),
+    countries,
+    anomalies,
+  };
+}
+
+const CSV_COLUMNS = ['cluster', 'namespace', 'workload_kind', 'workload', 'class', 'egress_bytes', 'ingress_bytes', 'egress_usd', 'ingress_usd', 'nat_usd', 'total_usd'] as const;
+const csvCell = (v: string | number) => (typeof v === 'number' ? String(v) : /[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+
+/** CSV: one line per workload and class (the cost table, unrounded). */
+export function renderCsv(r: Report): string {
+  const lines: string[] = [CSV_COLUMNS.join(',')];
+  for (const w of r.workloads) {
+    for (const c of w.classes) {
+      const row = { ...w, ...c };
+      lines.push(CSV_COLUMNS.map((k) => csvCell(row[k])).join(','));
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 const CLASS_ORDER = ['internet', 'cross_zone', 'cross_region', 'cloud_service', 'direct', 'private', 'same_zone'];
@@ -31,6 +72,7 @@ const workloadName = (w: { namespace: string; workload_kind: string; workload: s
 
 export function renderReport(r: Report, o: ReportOptions): string {
   if (o.format === 'json') return `${JSON.stringify(r, null, 2)}\n`;
+  if (o.format === 'csv') return renderCsv(r);
   const out: string[] = [];
   const span = r.period.from ? `since ${r.period.from.slice(0, 16).replace('T', ' ')} UTC` : 'all stored traffic';
   out.push(`Network cost per workload (${span}; USD at the prices in the store)`);
@@ -55,6 +97,20 @@ export function renderReport(r: Report, o: ReportOptions): string {
       ]),
     );
     out.push('', `All workloads: ${usd(r.totals.total_usd)} (egress ${bytes(r.totals.egress_bytes)}, ingress ${bytes(r.totals.ingress_bytes)}; NAT gateway ${usd(r.totals.nat_usd)})`);
+  }
+  if (r.destinations.length > 0) {
+    out.push(
+      '',
+      'Top destinations',
+      '',
+      renderTable(r.destinations, [
+        { title: 'WORKLOAD', value: workloadName },
+        { title: 'CLASS', value: (d) => d.class },
+        { title: 'DESTINATION', value: (d) => [d.country || '', d.asn ? `AS${d.asn}${d.as_org ? ` ${d.as_org}` : ''}` : '', d.ip].filter(Boolean).join(' ') },
+        { title: 'EGRESS', value: (d) => bytes(d.egress_bytes), align: 'right' },
+        { title: 'INGRESS', value: (d) => bytes(d.ingress_bytes), align: 'right' },
+      ]),
+    );
   }
   out.push('', `Anomalous destinations: ${r.anomalies.length === 0 ? 'none' : r.anomalies.length}`);
   if (r.anomalies.length > 0) {

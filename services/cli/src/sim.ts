@@ -3,6 +3,8 @@
 import { ConfigError, loadSettings, settings, type Env } from '@tollgate/config';
 import { createScenario, HOUR, DAY, type Scenario } from '@tollgate/sim';
 
+export type { Scenario };
+
 export function simStart(raw: string, days: number, now = Date.now()): number {
   if (!raw) return Math.floor(now / DAY) * DAY - days * DAY;
   const t = Date.parse(raw);

@@ -58,7 +58,7 @@ test('poison and unenrichable messages go to the DLQ with the reason; the next m
     { key: 'n1', value: Buffer.from('not avro at all') },
     { key: 'n1', value: rawCodec.encode(batch('n1', [flow({ src: '10.244.1.5', dst: '6.6.6.6', dport: 443, orig: 1, reply: 1 })])) },
     { key: 'n1', value: rawCodec.encode(good) },
-    { key: 'n1', value: rawCodec.encode(batch('n1', [flow({ src: '10.9.9.9', dst: '10.9.9.8', dport: 1, orig: 5, reply: 5 })])) }, // nobody local
+    { key: 'n1', value: rawCodec.encode(batch('n1', [flow({ src: '10.0.2.10', dst: '89.160.20.113', dport: 1, orig: 5, reply: 5 })])) }, // node n2 and the internet: nobody local to n1
   ]);
   await until(async () => (await t.committed('tollgate-enricher', topics.raw)).get(0) === 4);
 

@@ -9,7 +9,7 @@
 // instance of the previous owner; the sink reads read_committed. A crash, a rebalance or a retried
 // send at any moment commits the batch once or not at all, so several replicas run safely.
 import type { Logger } from '@tollgate/log';
-import type { InventorySource } from '@tollgate/kube';
+import { ZONE_LABEL, type InventorySource } from '@tollgate/kube';
 import { dlqMessage, errorMessage, isPermanent, once } from '@tollgate/pipeline';
 import type { Component, InMessage, OutMessage, Produced, TopicNames, TransactionalConsumer, Transport } from '@tollgate/pipeline';
 import { Family, type EnrichedFlowBatch, type RawFlowBatch, type SchemaRegistry } from '@tollgate/schema';
@@ -48,11 +48,26 @@ export interface EnricherStats extends EnrichCounters {
   emptyMessages: number;
   /** Raw messages sent to the DLQ. */
   dlq: number;
+  /** DLQ messages by reason class (decode, enrich). */
+  dlqByReason: Record<string, number>;
+  /** Produce attempts that failed, and the retries that followed. */
+  produceErrors: number;
+  produceRetries: number;
   inventoryEvents: number;
 }
 
 export interface Enricher extends Component {
   stats(): EnricherStats;
+  /** Owner index sizes (metrics). */
+  indexSize(): Record<string, number>;
+  /** The address classifier's cache (metrics: hit rate). */
+  cacheStats(): { hits: number; misses: number };
+  /** Per `topic/partition`, the offset after the last raw message handled (metrics: lag). */
+  positions(): ReadonlyMap<string, number>;
+  /** Called with each handled batch's duration in seconds (metrics). */
+  onBatch(fn: (seconds: number) => void): void;
+  /** True once running (inventory synced, consuming), else the reason. */
+  ready(): true | string;
   /** Settles when the consumer stops: rejects with the error that stopped it. */
   readonly done: Promise<void>;
 }
@@ -63,7 +78,11 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   const rawCodec = registry.codec<RawFlowBatch>(Family.raw);
   const outCodec = registry.codec<EnrichedFlowBatch>(Family.enriched);
   const counters = newCounters();
-  const s = { messages: 0, produced: 0, emptyMessages: 0, dlq: 0 };
+  const s = { messages: 0, produced: 0, emptyMessages: 0, dlq: 0, produceErrors: 0, produceRetries: 0 };
+  const dlqByReason: Record<string, number> = {};
+  const positions = new Map<string, number>();
+  const batchHooks: Array<(seconds: number) => void> = [];
+  let running = false;
   const clientId = deps.clientId ?? 'tollgate-enricher';
   const retention = deps.retentionMs ?? 3_600_000;
   /** Per partition, the newest window seen: the index forgets what is older than the slowest one. */
@@ -81,14 +100,18 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     if (!l) dlq.set(d.topic, (l = []));
     l.push(d.message);
     s.dlq++;
+    const cls = reason.slice(0, reason.indexOf(':') > 0 ? reason.indexOf(':') : undefined);
+    dlqByReason[cls] = (dlqByReason[cls] ?? 0) + 1;
     log.warn({ topic: msg.topic, partition: msg.partition, offset: msg.offset, reason }, 'raw message sent to the DLQ');
   }
 
   async function handle(batch: InMessage[]): Promise<Produced[]> {
+    const t0 = performance.now();
     const out: OutMessage[] = [];
     const dlq = new Map<string, OutMessage[]>();
     for (const msg of batch) {
       s.messages++;
+      positions.set(`${msg.topic}/${msg.partition}`, msg.offset + 1);
       let raw: RawFlowBatch;
       try {
         raw = rawCodec.decode(msg.value);
@@ -127,6 +150,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     for (const [topic, messages] of dlq) produced.push({ topic, messages });
     deps.beforeCommit?.(produced);
     s.produced += out.length;
+    for (const fn of batchHooks) fn((performance.now() - t0) / 1000);
     if (++handled % 64 === 0 && watermarks.size) {
       context.index.prune(Math.min(...watermarks.values()) - retention);
     }
@@ -136,11 +160,19 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   return {
     name: STAGE,
     done,
-    stats: () => ({ ...counters, ...s, inventoryEvents: context.index.events }),
+    stats: () => ({ ...counters, ...s, dlqByReason: { ...dlqByReason }, inventoryEvents: context.index.events }),
+    indexSize: () => context.index.size(),
+    cacheStats: () => ({ hits: context.classifier.hits, misses: context.classifier.misses }),
+    positions: () => positions,
+    onBatch: (fn) => void batchHooks.push(fn),
+    ready: () => (running ? true : 'inventory syncing or consumer starting'),
     async start() {
       if (deps.inventory) {
         await deps.inventory.start((e) => context.index.apply(e));
         log.info({ source: deps.inventory.name, ...context.index.size() }, 'inventory synced');
+        const z = context.index.zoneCoverage();
+        if (z.nodes > 0 && z.zoned === 0) log.warn({ nodes: z.nodes }, `no node carries the ${ZONE_LABEL} label: every in-cluster byte will look same-zone`);
+        else if (z.zoned < z.nodes) log.warn({ nodes: z.nodes, zoned: z.zoned }, `some nodes carry no ${ZONE_LABEL} label: their traffic counts as cross-zone`);
       }
       const groupId = deps.groupId ?? 'tollgate-enricher';
       consumer = await transport.transactional(clientId, { groupId, topics: [topics.raw], maxBatch: deps.maxBatch ?? 100, transactionalIdPrefix: deps.transactionalIdPrefix ?? groupId });
@@ -149,9 +181,11 @@ export function createEnricher(deps: EnricherDeps): Enricher {
         log.error({ err: errorMessage(err) }, 'enricher consumer stopped');
         rejectDone(err);
       });
+      running = true;
       log.info({ topic: topics.raw, out: topics.enriched }, 'enricher started');
     },
     stop: once(async () => {
+      running = false;
       await consumer?.close();
       await deps.inventory?.stop();
       resolveDone();

@@ -67,7 +67,7 @@ test('DNAT\'d Service traffic across zones is cross_zone, to the real backend, a
   assert.equal(a.cloud, 'aws');
   assert.deepEqual(
     { ...a.local },
-    { ip: '10.244.1.5', port: 41000, kind: 'POD', cluster: 'prod', namespace: 'shop', workload_kind: 'Deployment', workload: 'web', pod: 'web-5d9c-abcde', node: 'n1', zone: 'us-east-1a', region: 'us-east-1', country: '', asn: 0, as_org: '', service: '' },
+    { ip: '10.244.1.5', port: 41000, kind: 'POD', cluster: 'prod', namespace: 'shop', workload_kind: 'Deployment', workload: 'web', pod: 'web-5d9c-abcde', node: 'n1', zone: 'us-east-1a', region: 'us-east-1', country: '', asn: 0, as_org: '', service: '', labels: {} },
   );
   assert.deepEqual(
     [a.remote.ip, a.remote.port, a.remote.kind, a.remote.workload_kind, a.remote.workload, a.remote.pod, a.remote.zone],
@@ -84,6 +84,9 @@ test('DNAT\'d Service traffic across zones is cross_zone, to the real backend, a
   assert.deepEqual([b.egress_bytes, b.ingress_bytes], [50_000, 1_000]);
   // Every byte is some workload's egress exactly once.
   assert.equal(a.egress_bytes + b.egress_bytes, 51_000);
+  // The Service the client addressed stays on the record where the DNAT is visible (n1).
+  assert.equal(a.service, 'shop/api');
+  assert.equal(b.service, '', 'n2 saw the flow already DNAT\'d: no ClusterIP in it');
   assert.equal(a.time, 1_000_000);
 });
 
@@ -104,7 +107,7 @@ test('internet egress carries GeoIP country and ASN, and the NAT gateway flag', 
   assert.equal(f.nat_gateway, true);
   assert.deepEqual(
     { ...f.remote },
-    { ip: '89.160.20.112', port: 443, kind: 'EXTERNAL', cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 AB', service: '' },
+    { ip: '89.160.20.112', port: 443, kind: 'EXTERNAL', cluster: '', namespace: '', workload_kind: '', workload: '', pod: '', node: '', zone: '', region: '', country: 'SE', asn: 29518, as_org: 'Bredband2 AB', service: '', labels: {} },
   );
   assert.deepEqual([f.egress_bytes, f.ingress_bytes], [2_000, 90_000]);
   // Not through a NAT gateway: no flag.
@@ -226,7 +229,7 @@ test('pod IP reuse is resolved by the flow time; a deleted pod stays matchable f
   assert.deepEqual(at(T + 70_000), ['old'], 'deleted 10 s ago: still within grace');
   assert.deepEqual(at(T + 70_000, T + 76_000), ['new'], 'a flow that started after the new pod took the IP');
   assert.deepEqual(at(T + 80_000), ['new']);
-  assert.deepEqual(at(T - 100_000), [], 'before either pod: nobody');
+  assert.deepEqual(at(T - 100_000), [''], 'before either pod: nobody known; billed to the node, unresolved (never dropped)');
   const late = new OwnerIndex({ podGraceMs: 30_000 });
   late.apply(added(n1));
   late.apply(added(oldPod, T));
@@ -278,5 +281,5 @@ test('flows without bytes are skipped; flows of other nodes produce nothing here
   ).flows;
   assert.equal(out.length, 1);
   assert.deepEqual([out[0]!.egress_bytes, out[0]!.ingress_bytes], [0, 70]);
-  assert.deepEqual(c, { flows: 3, empty: 1, unattributed: 1, records: 1 });
+  assert.deepEqual(c, { flows: 3, empty: 1, unattributed: 1, records: 1, unresolved: 0, unresolvedBytes: 0, bytes: 70 });
 });

@@ -15,6 +15,8 @@ export interface EnrichContext {
   cloud: string;
   /** TOLLGATE_NAT_GATEWAY. */
   natGateway: boolean;
+  /** TOLLGATE_NAT_GATEWAY_EXEMPT: cloud services (upper case) reached through a gateway endpoint, not the NAT gateway. */
+  natExempt?: ReadonlySet<string>;
 }
 
 export interface EnrichCounters {
@@ -26,9 +28,18 @@ export interface EnrichCounters {
   unattributed: number;
   /** Enriched flows written. */
   records: number;
+  /**
+   * Records whose local side is not a known object: an address of the node's pod CIDR the index
+   * has not seen (kind POD, workload unknown), or the node standing in for an unknown local side.
+   */
+  unresolved: number;
+  /** Bytes (egress + ingress) of those records. */
+  unresolvedBytes: number;
+  /** Bytes (egress + ingress) of every record written. */
+  bytes: number;
 }
 
-export const newCounters = (): EnrichCounters => ({ flows: 0, empty: 0, unattributed: 0, records: 0 });
+export const newCounters = (): EnrichCounters => ({ flows: 0, empty: 0, unattributed: 0, records: 0, unresolved: 0, unresolvedBytes: 0, bytes: 0 });
 
 function endpoint(cluster: string, i: EndpointInfo): Endpoint {
   return {
@@ -45,8 +56,11 @@ function endpoint(cluster: string, i: EndpointInfo): Endpoint {
     asn: 0,
     as_org: '',
     service: '',
+    labels: i.labels,
   };
 }
+
+const NO_LABELS: Record<string, string> = {};
 
 function external(info: IpInfo): Endpoint {
   const region = info.direct ? info.direct.region : info.cloud ? info.cloud.region : '';
@@ -64,6 +78,7 @@ function external(info: IpInfo): Endpoint {
     asn: info.geo.asn,
     as_org: info.geo.asOrg,
     service: info.cloud ? info.cloud.service : '',
+    labels: NO_LABELS,
   };
 }
 
@@ -96,12 +111,26 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
     return target;
   };
   const isLocal = (target: Target | undefined): boolean =>
-    target !== undefined && (target.type === 'POD' ? target.node === node : target.type === 'NODE' ? target.name === node : false);
+    target !== undefined && (target.type === 'POD' ? target.node === node : target.type === 'NODE' ? target.name === node || target.standIn === node : false);
+
+  /** The Service the initiator addressed, when kube-proxy DNAT'd its ClusterIP to another address. */
+  const serviceOf = (f: RawFlow, t: number): string => {
+    const dst = f.original.dst;
+    if (dst === f.reply.src) return '';
+    const d = classifier.info(dst);
+    const svc = index.lookupIp(d.ip, t, we);
+    return svc !== undefined && svc.type === 'SERVICE' ? `${svc.namespace}/${svc.name}` : '';
+  };
 
   // Endpoints are keyed by the index's cached per-object info and the classifier's cached
   // per-address info, so each distinct endpoint is built once per batch.
-  const emit = (f: RawFlow, role: Role, local: Target, lInfo: IpInfo, lPort: number, remote: Target | undefined, rInfo: IpInfo, rPort: number, egB: number, inB: number, egP: number, inP: number) => {
+  const emit = (f: RawFlow, service: string, role: Role, local: Target, lInfo: IpInfo, lPort: number, remote: Target | undefined, rInfo: IpInfo, rPort: number, egB: number, inB: number, egP: number, inP: number) => {
     const li = index.info(local);
+    counters.bytes += egB + inB;
+    if (li.unresolved) {
+      counters.unresolved++;
+      counters.unresolvedBytes += egB + inB;
+    }
     let cls: TrafficClass;
     let remoteRef: number;
     if (remote !== undefined) {
@@ -124,8 +153,11 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
       remote: remoteRef,
       remote_ip: rInfo.ip,
       remote_port: rPort,
+      service,
       class: cls,
-      nat_gateway: ctx.natGateway && cls === 'INTERNET',
+      // NAT processing on every byte that passes the gateway: internet and cloud services alike
+      // (S3 through a NAT gateway), unless that service has a gateway endpoint.
+      nat_gateway: ctx.natGateway && (cls === 'INTERNET' || (cls === 'CLOUD_SERVICE' && !(ctx.natExempt?.has(rInfo.cloud!.service.toUpperCase()) ?? false))),
       egress_bytes: egB,
       ingress_bytes: inB,
       egress_packets: egP,
@@ -147,11 +179,35 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
     const r = f.reply;
     const iInfo = classifier.info(o.src);
     const rInfo = classifier.info(r.src);
-    const iT = resolve(index.lookupIp(iInfo.ip, t, we), o.sport, f.protocol, t);
-    const rT = resolve(index.lookupIp(rInfo.ip, t, we), r.sport, f.protocol, t);
+    let iT = resolve(index.lookupIp(iInfo.ip, t, we), o.sport, f.protocol, t);
+    let rT = resolve(index.lookupIp(rInfo.ip, t, we), r.sport, f.protocol, t);
+    // An address the index does not know, in this node's pod CIDR, is a pod of this node it has
+    // not seen (yet): billed here as such, workload unknown, never dropped.
+    if (iT === undefined) iT = index.unknownLocalPod(node, iInfo.ip);
+    if (rT === undefined) rT = index.unknownLocalPod(node, rInfo.ip);
+    let iLocal = isLocal(iT);
+    let rLocal = isLocal(rT);
+    if (!iLocal && !rLocal) {
+      // Neither side is known to be here, yet this node saw the flow: a side the index cannot
+      // place (no pod CIDR to tell) is billed to the node. If the other side is known (a pod or
+      // node elsewhere, an external address), the unknown side must be this node's; if both are
+      // unknown and in-cluster, the initiator is taken (the sender of the original direction).
+      const self = index.node(node);
+      const unknownIn = (tg: Target | undefined, info: IpInfo) => tg === undefined && info.valid && info.private && info.direct === undefined;
+      if (self !== undefined) {
+        const iu = unknownIn(iT, iInfo);
+        const ru = unknownIn(rT, rInfo);
+        if (iu && !ru) iT = index.unknownLocalNode(self);
+        else if (ru && !iu) rT = index.unknownLocalNode(self);
+        else if (iu && ru) iT = index.unknownLocalNode(self);
+        iLocal = isLocal(iT);
+        rLocal = isLocal(rT);
+      }
+    }
     const before = out.size;
-    if (isLocal(iT)) emit(f, 'INITIATOR', iT!, iInfo, o.sport, rT, rInfo, r.sport, f.orig_bytes, f.reply_bytes, f.orig_packets, f.reply_packets);
-    if (isLocal(rT)) emit(f, 'RESPONDER', rT!, rInfo, r.sport, iT, iInfo, o.sport, f.reply_bytes, f.orig_bytes, f.reply_packets, f.orig_packets);
+    const service = iLocal || rLocal ? serviceOf(f, t) : '';
+    if (iLocal) emit(f, service, 'INITIATOR', iT!, iInfo, o.sport, rT, rInfo, r.sport, f.orig_bytes, f.reply_bytes, f.orig_packets, f.reply_packets);
+    if (rLocal) emit(f, service, 'RESPONDER', rT!, rInfo, r.sport, iT, iInfo, o.sport, f.reply_bytes, f.orig_bytes, f.reply_packets, f.orig_packets);
     if (out.size === before) counters.unattributed++;
   }
   counters.records += out.size;

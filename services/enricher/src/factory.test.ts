@@ -1,4 +1,7 @@
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@tollgate/config';
@@ -46,7 +49,13 @@ test('inventory sources by name; sim takes the events or a source', async () => 
   const src = eventsSource(events, 'custom');
   assert.equal(createInventorySource('sim', { sim: src }), src);
   assert.equal(createInventorySource('file:/tmp/x.json').name, 'file:/tmp/x.json');
-  assert.equal(createInventorySource('kube').name, 'kube');
+  // kube: the kubeconfig is read here, before any connection (a bad one fails before Kafka opens).
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-factory-'));
+  const kc = join(dir, 'config');
+  writeFileSync(kc, 'apiVersion: v1\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
+  assert.equal(createInventorySource('kube', { kubeconfig: kc }).name, 'kube');
+  assert.throws(() => createInventorySource('kube', { kubeconfig: join(dir, 'missing') }), (e: unknown) => e instanceof ConfigError && e.setting === 'KUBECONFIG');
+  rmSync(dir, { recursive: true, force: true });
   assert.throws(() => createInventorySource('sim'), (e: unknown) => e instanceof ConfigError && e.setting === 'TOLLGATE_K8S_SOURCE');
   assert.throws(() => createInventorySource('etcd'), /not kube, file:<path> or sim/);
 });

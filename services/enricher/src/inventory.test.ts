@@ -61,7 +61,7 @@ test('file source: a kubectl List feeds the index (owners, zones, cloud, service
   assert.equal(events.length, 9, 'the ConfigMap is skipped');
   const t = Date.parse('2026-03-01T00:00:00Z');
   const web = index.lookupIp('10.0.1.55', t)!;
-  assert.deepEqual({ ...index.info(web) }, { kind: 'POD', namespace: 'shop', workload_kind: 'Deployment', workload: 'web', pod: 'web-6c7f-abcde', node: 'ip-10-0-1-10', zone: 'eu-central-1a', region: 'eu-central-1' });
+  assert.deepEqual({ ...index.info(web) }, { kind: 'POD', namespace: 'shop', workload_kind: 'Deployment', workload: 'web', pod: 'web-6c7f-abcde', node: 'ip-10-0-1-10', zone: 'eu-central-1a', region: 'eu-central-1', labels: {} });
   assert.equal(index.lookupIp('10.0.1.56', t), undefined, 'Succeeded pod: its IP went back to the pool');
   assert.equal(index.node('ip-10-0-1-10')?.cloud, 'aws');
   assert.equal(index.lookupIp('10.0.1.10', t)?.type, 'NODE');

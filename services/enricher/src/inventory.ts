@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '@tollgate/config';
 import type { InventoryEvent, InventorySource, KubeObject } from '@tollgate/kube';
 
-const KINDS = new Set(['Pod', 'Node', 'Service', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
+const KINDS = new Set(['Namespace', 'Pod', 'Node', 'Service', 'ReplicaSet', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 
 /** A source that replays a fixed list of events (e.g. the simulated cluster's inventory). */
 export function eventsSource(events: readonly InventoryEvent[], name = 'events'): InventorySource {
@@ -29,7 +29,8 @@ function iso(v: unknown): string | undefined {
 export function toKubeObject(obj: unknown, kindHint?: string): KubeObject | undefined {
   if (typeof obj !== 'object' || obj === null) return undefined;
   const o = obj as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const kind: string = o.kind ?? kindHint;
+  // The hint wins: metadata-only lists and watches serve kind PartialObjectMetadata.
+  const kind: string = kindHint ?? o.kind;
   const m = o.metadata;
   if (!KINDS.has(kind) || !m || typeof m.name !== 'string' || typeof m.uid !== 'string') return undefined;
   const metadata = {
@@ -65,6 +66,8 @@ export function toKubeObject(obj: unknown, kindHint?: string): KubeObject | unde
       return { apiVersion: 'v1', kind, metadata, spec: { providerID: spec.providerID, podCIDR: spec.podCIDR, podCIDRs: spec.podCIDRs }, status: { addresses: status.addresses } };
     case 'Service':
       return { apiVersion: 'v1', kind, metadata, spec: { clusterIP: spec.clusterIP, clusterIPs: spec.clusterIPs, type: spec.type } };
+    case 'Namespace':
+      return { apiVersion: 'v1', kind, metadata: { name: metadata.name, uid: metadata.uid, labels: metadata.labels } };
     default:
       return { apiVersion: String(o.apiVersion ?? ''), kind: kind as 'ReplicaSet', metadata: { name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, ownerReferences: metadata.ownerReferences } };
   }

@@ -14,10 +14,7 @@ test('infra/k8s/enricher-rbac.yaml grants get/list/watch on exactly the watched 
     assert.deepEqual([...r.verbs].sort(), ['get', 'list', 'watch']);
     for (const g of r.apiGroups) for (const res of r.resources) granted.push(`${g}/${res}`);
   }
-  const watched = KUBE_RESOURCES.map((r) => {
-    const [, group, , plural] = /^\/(?:api|apis\/([^/]+))\/(v1)\/(\w+)$/.exec(r.path)!;
-    return `${group ?? ''}/${plural}`;
-  });
+  const watched = KUBE_RESOURCES.map((r) => `${r.group}/${r.plural}`);
   assert.deepEqual(granted.sort(), watched.sort());
   const binding = docs.find((d) => d.kind === 'ClusterRoleBinding');
   const sa = docs.find((d) => d.kind === 'ServiceAccount');

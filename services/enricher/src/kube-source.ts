@@ -1,152 +1,202 @@
-// The Kubernetes API as an inventory source: for each kind the index needs, a paged list
-// (the initial state) then a watch from the list's resourceVersion, with bookmarks. A watch
-// that ends is resumed from the last resourceVersion seen; 410 Gone (the version was
-// compacted away) means a relist, which also reports as DELETED what vanished meanwhile.
-// Objects are reduced to the fields the index reads at once (toKubeObject); no informer
-// cache holds whole objects. RBAC: infra/k8s/enricher-rbac.yaml (get/list/watch, these kinds).
+// The Kubernetes API as an inventory source. For each resource the index needs: a paged list
+// (the initial state), then a watch from the list's resourceVersion with bookmarks. A watch that
+// ends or breaks is resumed from the last resourceVersion seen; 410 Gone (that version was
+// compacted away) means a relist, which reports as DELETED what vanished meanwhile; any other
+// error (connection refused, an apiserver restarting, the 403s it serves until its RBAC cache is
+// synced) restarts the loop after an exponential backoff. Objects are reduced to the fields
+// the index reads as they arrive (toKubeObject); owner kinds and namespaces are read
+// metadata-only (PartialObjectMetadata), so 15k ReplicaSets cost their names and owners.
 //
-// Not exercised by the test suite (there is no API server here); the pieces it relies on
-// (toKubeObject, the OwnerIndex) are.
-import { KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
+// Only the intermediate owners are watched: a pod's chain is Pod -> ReplicaSet -> Deployment or
+// Pod -> Job -> CronJob, and the top owner's kind and name are in the intermediate one's owner
+// reference; StatefulSet and DaemonSet own their pods directly. So Deployments, CronJobs,
+// StatefulSets and DaemonSets are never read. RBAC: infra/k8s/enricher-rbac.yaml.
+import { ConfigError } from '@tollgate/config';
+import { isRetryable, KubeApiError, KubeClient, type InventoryEvent, type InventorySource, type ResourceType } from '@tollgate/kube';
 import type { Logger } from '@tollgate/log';
-import type { InventoryEvent, InventorySource } from '@tollgate/kube';
+import { errorMessage } from '@tollgate/pipeline';
 import { toKubeObject } from './inventory.ts';
 
-interface Resource {
-  apiVersion: string;
-  kind: string;
-  path: string;
-}
-
-/** Owners first, then nodes and Services, pods last: pods then resolve at once. */
-export const KUBE_RESOURCES: readonly Resource[] = [
-  { apiVersion: 'batch/v1', kind: 'CronJob', path: '/apis/batch/v1/cronjobs' },
-  { apiVersion: 'batch/v1', kind: 'Job', path: '/apis/batch/v1/jobs' },
-  { apiVersion: 'apps/v1', kind: 'Deployment', path: '/apis/apps/v1/deployments' },
-  { apiVersion: 'apps/v1', kind: 'ReplicaSet', path: '/apis/apps/v1/replicasets' },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', path: '/apis/apps/v1/statefulsets' },
-  { apiVersion: 'apps/v1', kind: 'DaemonSet', path: '/apis/apps/v1/daemonsets' },
-  { apiVersion: 'v1', kind: 'Node', path: '/api/v1/nodes' },
-  { apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
-  { apiVersion: 'v1', kind: 'Pod', path: '/api/v1/pods' },
+/** What the enricher lists and watches (the ClusterRole grants get/list/watch on exactly these). */
+export const KUBE_RESOURCES: readonly ResourceType[] = [
+  { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', metadataOnly: true },
+  { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet', metadataOnly: true },
+  { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', metadataOnly: true },
+  { group: '', version: 'v1', plural: 'nodes', kind: 'Node' },
+  { group: '', version: 'v1', plural: 'services', kind: 'Service' },
+  { group: '', version: 'v1', plural: 'pods', kind: 'Pod' },
 ];
 
+export interface KubeSourceStats {
+  /** Lists run (initial and relists), per kind. */
+  lists: Record<string, number>;
+  /** Relists after 410 Gone. */
+  gone: number;
+  /** Watch or list failures followed by a backoff. */
+  errors: number;
+  /** Watches resumed from a resourceVersion (stream ended or broke). */
+  resumes: number;
+  /** Events delivered (list items included). */
+  events: number;
+}
+
+export interface KubeSource extends InventorySource {
+  stats(): KubeSourceStats;
+  /** True once every resource has been listed once (the initial sync). */
+  synced(): boolean;
+}
+
 export interface KubeSourceOptions {
-  /** Default: in-cluster service account, else KUBECONFIG / ~/.kube/config. */
-  kubeConfig?: KubeConfig;
+  /** Default: the in-cluster service account, else ~/.kube/config. */
+  client?: KubeClient;
   logger?: Logger;
   pageSize?: number;
+  /** How long start() waits for the first full sync before failing (default 60 s). */
+  syncTimeoutMs?: number;
+  /** Backoff after an error: from this (default 500 ms), doubling to maxBackoffMs (default 30 s). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** The setting named in the error when no cluster can be reached. */
+  setting?: string;
   now?: () => number;
 }
 
 type Meta = { name: string; namespace?: string; uid: string };
 
-export function kubeSource(opts: KubeSourceOptions = {}): InventorySource {
+export function kubeSource(opts: KubeSourceOptions = {}): KubeSource {
   const now = opts.now ?? Date.now;
   const pageSize = opts.pageSize ?? 500;
-  let stopped = false;
-  const watches = new Map<string, AbortController>(); // kind -> current watch
+  const setting = opts.setting ?? 'TOLLGATE_K8S_SOURCE';
+  const log = opts.logger;
+  const baseBackoff = opts.backoffMs ?? 500;
+  const maxBackoff = opts.maxBackoffMs ?? 30_000;
+  const stats: KubeSourceStats = { lists: {}, gone: 0, errors: 0, resumes: 0, events: 0 };
+  const abort = new AbortController();
   let emit: (e: InventoryEvent) => void = () => {};
-
-  let api!: KubernetesObjectApi;
-  let watch!: Watch;
-  /** Per kind, what is known to exist (to report deletions found by a relist). */
+  let client: KubeClient | undefined = opts.client;
+  const listed = new Set<string>();
+  let lastError = '';
+  const loops: Array<Promise<void>> = [];
+  /** Per kind, what exists as far as we know (uid -> identity), to report deletions found by a relist. */
   const known = new Map<string, Map<string, Meta>>();
 
-  function deliver(type: InventoryEvent['type'], raw: unknown, res: Resource, time: number): void {
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      abort.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+
+  function deliver(type: InventoryEvent['type'], raw: unknown, res: ResourceType, time: number): void {
     const object = toKubeObject(raw, res.kind);
     if (!object) return;
     const m = known.get(res.kind)!;
-    if (type === 'DELETED') m.delete(object.metadata.uid);
-    else m.set(object.metadata.uid, { name: object.metadata.name, namespace: object.metadata.namespace, uid: object.metadata.uid });
+    const { uid, name, namespace } = object.metadata;
+    if (type === 'DELETED') m.delete(uid);
+    else m.set(uid, { uid, name, namespace });
+    stats.events++;
     emit({ type, object, time });
   }
 
   /** Lists every page; returns the list's resourceVersion. */
-  async function list(res: Resource, initial: boolean): Promise<string> {
+  async function list(res: ResourceType): Promise<string> {
+    const c = client!;
+    const initial = !listed.has(res.kind);
     if (!known.has(res.kind)) known.set(res.kind, new Map());
-    const before = new Map(known.get(res.kind)!);
+    const m = known.get(res.kind)!;
+    const vanished = new Map(m);
     let cont: string | undefined;
     let rv = '';
+    stats.lists[res.kind] = (stats.lists[res.kind] ?? 0) + 1;
     do {
-      const page = await api.list(res.apiVersion, res.kind, undefined, undefined, undefined, undefined, undefined, undefined, pageSize, cont);
+      const page = await c.list(res, { limit: pageSize, continue: cont });
+      const t = now();
       for (const item of page.items) {
-        const raw = item as unknown as { metadata?: { uid?: string; creationTimestamp?: unknown } };
-        before.delete(raw.metadata?.uid ?? '');
-        // Initial state: the object has held its IPs since it was created (as far as we know),
-        // so flows still queued from before the enricher started match it.
-        const created = raw.metadata?.creationTimestamp;
-        const t = initial && created ? new Date(created as string).getTime() : now();
-        deliver(known.get(res.kind)!.has(raw.metadata?.uid ?? '') ? 'MODIFIED' : 'ADDED', item, res, Number.isFinite(t) ? t : now());
+        const meta = (item as { metadata?: { uid?: string; creationTimestamp?: string } }).metadata;
+        const uid = meta?.uid ?? '';
+        vanished.delete(uid);
+        // Initial state: an object has held its IPs since it was created (as far as we know), so
+        // flows still queued in Kafka from before the enricher started match it.
+        const created = initial && meta?.creationTimestamp ? Date.parse(meta.creationTimestamp) : NaN;
+        deliver(m.has(uid) ? 'MODIFIED' : 'ADDED', item, res, Number.isFinite(created) ? Math.min(created, t) : t);
       }
-      cont = page.metadata?._continue || undefined;
-      rv = page.metadata?.resourceVersion ?? rv;
-    } while (cont && !stopped);
-    for (const meta of before.values()) deliver('DELETED', { kind: res.kind, metadata: meta }, res, now());
+      cont = page.continue;
+      rv = page.resourceVersion || rv;
+    } while (cont && !abort.signal.aborted);
+    const t = now();
+    for (const meta of vanished.values()) deliver('DELETED', { metadata: meta }, res, t);
+    listed.add(res.kind);
     return rv;
   }
 
-  async function watchLoop(res: Resource, fromRv: string): Promise<void> {
-    let rv = fromRv;
-    let delay = 1_000;
-    while (!stopped) {
-      let gone = false;
-      const err = await new Promise<unknown>((resolve) => {
-        watch
-          .watch(
-            res.path,
-            { resourceVersion: rv, allowWatchBookmarks: true },
-            (phase: string, obj: { code?: number; metadata?: { resourceVersion?: string } }) => {
-              if (phase === 'ERROR') {
-                if (obj?.code === 410) gone = true;
-                return;
-              }
-              if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
-              if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') deliver(phase, obj, res, now());
-              delay = 1_000;
-            },
-            (e: unknown) => resolve(e),
-          )
-          .then((ctrl) => {
-            watches.set(res.kind, ctrl);
-            if (stopped) ctrl.abort();
-          }, resolve);
-      });
-      if (stopped) return;
-      if (gone || (err as { statusCode?: number } | null)?.statusCode === 410) {
-        opts.logger?.info({ kind: res.kind }, 'watch expired (410), relisting');
-        try {
-          rv = await list(res, false);
-        } catch (e) {
-          opts.logger?.warn({ kind: res.kind, err: (e as Error).message }, 'relist failed');
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 60_000);
+  async function loop(res: ResourceType): Promise<void> {
+    let rv = '';
+    let backoff = baseBackoff;
+    while (!abort.signal.aborted) {
+      try {
+        if (!rv) rv = await list(res);
+        await client!.watch(
+          res,
+          rv,
+          (type, obj) => {
+            const v = (obj.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+            if (v) rv = v;
+            if (type !== 'BOOKMARK') deliver(type, obj, res, now());
+            backoff = baseBackoff;
+          },
+          abort.signal,
+        );
+        if (abort.signal.aborted) return;
+        stats.resumes++; // the server ended the watch (its timeout): resume from rv
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        if (err instanceof KubeApiError && err.gone) {
+          stats.gone++;
+          log?.info({ kind: res.kind }, 'watch expired (410 Gone), relisting');
+          rv = '';
+          continue;
         }
-        continue;
-      }
-      if (err) {
-        opts.logger?.warn({ kind: res.kind, err: (err as Error).message ?? String(err) }, 'watch ended, resuming');
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 60_000);
+        stats.errors++;
+        lastError = errorMessage(err);
+        const level = isRetryable(err) ? 'warn' : 'error';
+        log?.[level]({ kind: res.kind, err: lastError, backoffMs: backoff }, listed.has(res.kind) ? 'watch failed, resuming after backoff' : 'list failed, retrying after backoff');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, maxBackoff);
+        if (listed.has(res.kind) && rv) stats.resumes++;
       }
     }
   }
 
   return {
     name: 'kube',
+    stats: () => ({ ...stats, lists: { ...stats.lists } }),
+    synced: () => listed.size === KUBE_RESOURCES.length,
     async start(onEvent) {
       emit = onEvent;
-      const kc = opts.kubeConfig ?? new KubeConfig();
-      if (!opts.kubeConfig) kc.loadFromDefault();
-      api = KubernetesObjectApi.makeApiClient(kc);
-      watch = new Watch(kc);
-      const versions: string[] = [];
-      for (const res of KUBE_RESOURCES) versions.push(await list(res, true));
-      KUBE_RESOURCES.forEach((res, i) => void watchLoop(res, versions[i]!));
+      if (!client) {
+        try {
+          client = KubeClient.fromDefault();
+        } catch (err) {
+          throw new ConfigError(setting, `'kube' needs a cluster: no in-cluster service account and no usable kubeconfig (${errorMessage(err)})`);
+        }
+      }
+      for (const res of KUBE_RESOURCES) loops.push(loop(res));
+      const deadline = now() + (opts.syncTimeoutMs ?? 60_000);
+      while (listed.size < KUBE_RESOURCES.length) {
+        if (abort.signal.aborted) throw new Error('kube source stopped before its first sync');
+        if (now() >= deadline) {
+          abort.abort();
+          await Promise.all(loops);
+          const missing = KUBE_RESOURCES.filter((r) => !listed.has(r.kind)).map((r) => r.plural);
+          throw new ConfigError(setting, `'kube': the Kubernetes API at ${client.server} did not serve ${missing.join(', ')} within ${opts.syncTimeoutMs ?? 60_000} ms (last error: ${lastError || 'none'})`);
+        }
+        await sleep(50);
+      }
+      log?.info({ server: client.server, lists: stats.lists, events: stats.events }, 'kube inventory synced');
     },
     async stop() {
-      stopped = true;
-      for (const a of watches.values()) a.abort();
+      abort.abort();
+      await Promise.all(loops);
+      client?.close();
     },
   };
 }

@@ -10,9 +10,9 @@
 // Memory: only what lookups need is kept (names, the controller owner reference, node, host
 // ports, intervals), never whole objects; owner objects keep kind, name and their own
 // controller reference (15k ReplicaSets are a few MB).
-import type { InventoryEvent, Node, ObjectMeta, OwnerReference, Pod, Service, Workload } from '@tollgate/kube';
+import type { InventoryEvent, Namespace, Node, ObjectMeta, OwnerReference, Pod, Service, Workload } from '@tollgate/kube';
 import { REGION_LABEL, ZONE_LABEL } from '@tollgate/kube';
-import { canonicalIp } from './ip.ts';
+import { canonicalIp, parseCidr, parseIp, PrefixTrie } from './ip.ts';
 
 /** The fields of an Endpoint that come from the inventory (ip, port and cluster come from the flow). */
 export interface EndpointInfo {
@@ -24,7 +24,13 @@ export interface EndpointInfo {
   readonly node: string;
   readonly zone: string;
   readonly region: string;
+  /** Chargeback labels (TOLLGATE_CHARGEBACK_LABELS): per key the pod's own value, else its namespace's. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Not a known object: an address of the reporting node's pod CIDR, or the node standing in for an unknown local side. */
+  readonly unresolved?: boolean;
 }
+
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 interface Base {
   readonly uid: string;
@@ -46,6 +52,8 @@ export interface PodTarget extends Base {
   ips: string[];
   ports: number[];
   terminated: boolean;
+  /** The pod's chargeback labels (allow-listed), or undefined if it has none of them. */
+  labels: Record<string, string> | undefined;
 }
 
 export interface NodeTarget extends Base {
@@ -54,6 +62,14 @@ export interface NodeTarget extends Base {
   region: string;
   cloud: string;
   ips: string[];
+  /** spec.podCIDRs: an unknown address in them is a pod of this node the index has not seen. */
+  podCidrs: PrefixTrie<true> | undefined;
+  /** Stand-ins for unknown local pods (one per node). */
+  unknownPod: PodTarget | undefined;
+  /** The node standing in for an unknown local side (its info is flagged unresolved). */
+  unknownSide: NodeTarget | undefined;
+  /** On a stand-in: the node it stands for. */
+  standIn?: string;
 }
 
 export interface ServiceTarget extends Base {
@@ -105,7 +121,26 @@ const sameRef = (a: OwnerReference | undefined, b: OwnerReference | undefined): 
 export interface OwnerIndexOptions {
   /** How long a deleted (or finished) pod keeps its IP, ms (TOLLGATE_POD_GRACE_MS). */
   podGraceMs: number;
+  /** Pod (or namespace) labels carried on records (TOLLGATE_CHARGEBACK_LABELS). */
+  chargebackLabels?: readonly string[];
 }
+
+function pick(labels: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
+  if (!labels || keys.length === 0) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const k of keys) {
+    const v = labels[k];
+    if (v !== undefined) (out ??= {})[k] = v;
+  }
+  return out;
+}
+
+const sameLabels = (a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean => {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+};
 
 export class OwnerIndex {
   private readonly grace: number;
@@ -117,12 +152,16 @@ export class OwnerIndex {
   private readonly nodesByName = new Map<string, NodeTarget>();
   private readonly services = new Map<string, ServiceTarget>();
   private readonly owners = new Map<string, OwnerRec>();
+  /** Namespace name -> its chargeback labels. */
+  private readonly nsLabels = new Map<string, Record<string, string>>();
+  private readonly labelKeys: readonly string[];
   /** Bumped when an owner chain or a node's zone changes: cached EndpointInfo is then recomputed. */
   private gen = 0;
   events = 0;
 
   constructor(opts: OwnerIndexOptions) {
     this.grace = opts.podGraceMs;
+    this.labelKeys = opts.chargebackLabels ?? [];
   }
 
   apply(e: InventoryEvent): void {
@@ -135,6 +174,8 @@ export class OwnerIndex {
         return this.applyNode(e.type, o, e.time);
       case 'Service':
         return this.applyService(e.type, o, e.time);
+      case 'Namespace':
+        return this.applyNamespace(e.type, o);
       default:
         if (WORKLOAD_KINDS.has(o.kind)) this.applyWorkload(e.type, o, e.time);
     }
@@ -193,10 +234,12 @@ export class OwnerIndex {
     let rec = this.pods.get(meta.uid);
     const stale = rec !== undefined && t < rec.lastTime;
     if (!rec) {
-      rec = { ...this.base(meta, t), type: 'POD', namespace: meta.namespace ?? '', node: '', owner: undefined, hostNetwork: false, ips: [], ports: [], terminated: false };
+      rec = { ...this.base(meta, t), type: 'POD', namespace: meta.namespace ?? '', node: '', owner: undefined, hostNetwork: false, ips: [], ports: [], terminated: false, labels: undefined };
       this.pods.set(meta.uid, rec);
     }
-    if (!stale) {
+    // A deletion (a watch's last state, or a relist's report of a vanished object, which has
+    // only its identity) ends the intervals and changes nothing else.
+    if (!stale && type !== 'DELETED') {
       rec.lastTime = t;
       rec.name = meta.name;
       rec.namespace = meta.namespace ?? '';
@@ -206,6 +249,11 @@ export class OwnerIndex {
       if (node) rec.node = node;
       rec.owner = owner;
       rec.hostNetwork = pod.spec?.hostNetwork === true;
+      const labels = pick(meta.labels, this.labelKeys);
+      if (!sameLabels(labels, rec.labels)) {
+        rec.labels = labels;
+        rec.info = undefined;
+      }
     }
     if (type === 'DELETED') {
       if (t < rec.deletedAt) rec.deletedAt = t;
@@ -262,10 +310,10 @@ export class OwnerIndex {
     let rec = this.nodes.get(meta.uid);
     const stale = rec !== undefined && t < rec.lastTime;
     if (!rec) {
-      rec = { ...this.base(meta, t), type: 'NODE', zone: '', region: '', cloud: '', ips: [] };
+      rec = { ...this.base(meta, t), type: 'NODE', zone: '', region: '', cloud: '', ips: [], podCidrs: undefined, unknownPod: undefined, unknownSide: undefined };
       this.nodes.set(meta.uid, rec);
     }
-    if (!stale) {
+    if (!stale && type !== 'DELETED') {
       rec.lastTime = t;
       const zone = meta.labels?.[ZONE_LABEL] ?? '';
       const region = meta.labels?.[REGION_LABEL] ?? '';
@@ -280,6 +328,13 @@ export class OwnerIndex {
       }
       const cur = this.nodesByName.get(meta.name);
       if (!cur || cur === rec || cur.lastTime <= t) this.nodesByName.set(meta.name, rec);
+      const cidrs = [...(node.spec?.podCIDRs ?? []), ...(node.spec?.podCIDR ? [node.spec.podCIDR] : [])];
+      let trie: PrefixTrie<true> | undefined;
+      for (const c of cidrs) {
+        const p = parseCidr(c);
+        if (p) (trie ??= new PrefixTrie<true>()).insert(p, true);
+      }
+      rec.podCidrs = trie;
     }
     if (type === 'DELETED') {
       if (t < rec.deletedAt) rec.deletedAt = t;
@@ -315,6 +370,14 @@ export class OwnerIndex {
       if (c && !ips.includes(c)) ips.push(c);
     }
     rec.ips = this.reconcile(rec, rec.ips, ips, t, stale);
+  }
+
+  private applyNamespace(type: InventoryEvent['type'], ns: Namespace): void {
+    const labels = type === 'DELETED' ? undefined : pick(ns.metadata.labels, this.labelKeys);
+    if (sameLabels(labels, this.nsLabels.get(ns.metadata.name))) return;
+    if (labels) this.nsLabels.set(ns.metadata.name, labels);
+    else this.nsLabels.delete(ns.metadata.name);
+    this.gen++;
   }
 
   private applyWorkload(type: InventoryEvent['type'], w: Workload, t: number): void {
@@ -365,18 +428,55 @@ export class OwnerIndex {
     return this.nodesByName.get(name);
   }
 
+  /**
+   * For an address the index does not know: if it is in node `name`'s pod CIDR, the stand-in
+   * for that node's unknown pods (kind POD, workload unknown, the node's zone), else undefined.
+   */
+  unknownLocalPod(name: string, ip: string): PodTarget | undefined {
+    const n = this.nodesByName.get(name);
+    if (!n?.podCidrs) return undefined;
+    const parsed = parseIp(ip);
+    if (!parsed || n.podCidrs.lookup(parsed) !== true) return undefined;
+    n.unknownPod ??= { uid: '', name: '', deletedAt: Infinity, lastTime: 0, info: undefined, infoGen: -1, type: 'POD', namespace: '', node: name, owner: undefined, hostNetwork: false, ips: [], ports: [], terminated: false, labels: undefined };
+    return n.unknownPod;
+  }
+
+  /** The node as the stand-in for a local side the index cannot place (flagged unresolved). */
+  unknownLocalNode(n: NodeTarget): NodeTarget {
+    n.unknownSide ??= { ...n, uid: '', info: undefined, infoGen: -1, ips: [], podCidrs: undefined, unknownPod: undefined, unknownSide: undefined, standIn: n.name };
+    // Track the node's zone as it changes.
+    n.unknownSide.zone = n.zone;
+    n.unknownSide.region = n.region;
+    return n.unknownSide;
+  }
+
+  /** Nodes known, and how many carry a zone label (none: every in-cluster byte looks same-zone). */
+  zoneCoverage(): { nodes: number; zoned: number } {
+    let zoned = 0;
+    for (const n of this.nodesByName.values()) if (n.zone) zoned++;
+    return { nodes: this.nodesByName.size, zoned };
+  }
+
   /** Namespace, top owner, node, zone and region of a target (cached until owners or nodes change). */
   info(target: Target): EndpointInfo {
     if (target.info !== undefined && target.infoGen === this.gen) return target.info;
     let info: EndpointInfo;
     if (target.type === 'POD') {
       const n = this.nodesByName.get(target.node);
-      const [kind, name] = this.topOwner(target);
-      info = { kind: 'POD', namespace: target.namespace, workload_kind: kind, workload: name, pod: target.name, node: target.node, zone: n?.zone ?? '', region: n?.region ?? '' };
+      if (target.uid === '') {
+        // The stand-in for pods of this node's CIDR that the index has not seen: workload unknown.
+        info = { kind: 'POD', namespace: '', workload_kind: '', workload: '', pod: '', node: target.node, zone: n?.zone ?? '', region: n?.region ?? '', labels: NO_LABELS, unresolved: true };
+      } else {
+        const [kind, name] = this.topOwner(target);
+        // Per key: the pod's own value, else its namespace's.
+        const ns = this.nsLabels.get(target.namespace);
+        const labels = ns && target.labels ? { ...ns, ...target.labels } : (target.labels ?? ns ?? NO_LABELS);
+        info = { kind: 'POD', namespace: target.namespace, workload_kind: kind, workload: name, pod: target.name, node: target.node, zone: n?.zone ?? '', region: n?.region ?? '', labels };
+      }
     } else if (target.type === 'NODE') {
-      info = { kind: 'NODE', namespace: '', workload_kind: 'Node', workload: target.name, pod: '', node: target.name, zone: target.zone, region: target.region };
+      info = { kind: 'NODE', namespace: '', workload_kind: 'Node', workload: target.name, pod: '', node: target.name, zone: target.zone, region: target.region, labels: NO_LABELS, unresolved: target.standIn !== undefined || undefined };
     } else {
-      info = { kind: 'SERVICE', namespace: target.namespace, workload_kind: 'Service', workload: target.name, pod: '', node: '', zone: '', region: '' };
+      info = { kind: 'SERVICE', namespace: target.namespace, workload_kind: 'Service', workload: target.name, pod: '', node: '', zone: '', region: '', labels: NO_LABELS };
     }
     target.info = info;
     target.infoGen = this.gen;
@@ -422,7 +522,7 @@ export class OwnerIndex {
     for (const [uid, o] of this.owners) if (gone(o.deletedAt)) this.owners.delete(uid);
   }
 
-  size(): { ips: number; pods: number; nodes: number; services: number; owners: number } {
-    return { ips: this.byIp.size, pods: this.pods.size, nodes: this.nodes.size, services: this.services.size, owners: this.owners.size };
+  size(): { ips: number; pods: number; nodes: number; services: number; owners: number; namespaces: number } {
+    return { ips: this.byIp.size, pods: this.pods.size, nodes: this.nodes.size, services: this.services.size, owners: this.owners.size, namespaces: this.nsLabels.size };
   }
 }

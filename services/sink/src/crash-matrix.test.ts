@@ -46,7 +46,7 @@ const OLD = HOUR - 40 * 86_400_000;
 const MESSAGES = 48;
 
 function ep(ip: string, workload: string, country = '') {
-  return { ip, port: 0, kind: workload ? ('POD' as const) : ('EXTERNAL' as const), cluster: 'c', namespace: workload ? 'ns' : '', workload_kind: workload ? 'Deployment' : '', workload, pod: workload ? `${workload}-1` : '', node: 'n1', zone: 'a', region: 'r', country, asn: country ? 64500 : 0, as_org: '', service: '' };
+  return { ip, port: 0, kind: workload ? ('POD' as const) : ('EXTERNAL' as const), cluster: 'c', namespace: workload ? 'ns' : '', workload_kind: workload ? 'Deployment' : '', workload, pod: workload ? `${workload}-1` : '', node: 'n1', zone: 'a', region: 'r', country, asn: country ? 64500 : 0, as_org: '', service: '', labels: {} };
 }
 
 /** Message i: 3 + (i % 7) internet flows of workload w<i % 4>; messages 30..41 are 40 days old. */
@@ -64,6 +64,7 @@ function message(i: number): EnrichedFlowBatch {
     cloud: 'aws',
     cloud_service: '',
     cloud_service_region: '',
+    service: '',
     nat_gateway: false,
     egress_bytes: 1_000_003 * (i + 1) + j,
     ingress_bytes: 7 * i + j,

@@ -30,7 +30,7 @@ async function store(database: string): Promise<Store> {
 const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
 
 function endpoint(ip: string, workload: string) {
-  return { ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '' };
+  return { ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} };
 }
 
 /** Message i: `flows` flows of workload w<i % 3>, flow j sends i * 1000 + j bytes and receives 1. */
@@ -47,6 +47,7 @@ function batch(i: number, flows: number): EnrichedFlowBatch {
     cloud: 'aws',
     cloud_service: '',
     cloud_service_region: '',
+    service: '',
     nat_gateway: false,
     egress_bytes: i * 1000 + j,
     ingress_bytes: 1,

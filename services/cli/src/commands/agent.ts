@@ -1,61 +1,44 @@
 import { hostname } from 'node:os';
-import { ConfigError, loadSettings, settings } from '@tollgate/config';
-import { componentLogger } from '@tollgate/log';
-import { createAgent, simSource, type Agent } from '@tollgate/agent';
+import { agentsFromConfig, loadAgentConfig } from '@tollgate/agent';
 import { Lifecycle } from '@tollgate/pipeline';
-import type { Producer } from '@tollgate/pipeline';
-import type { Scenario } from '@tollgate/sim';
-import { openTransport, untilSignal, type Runtime } from '../runtime.ts';
+import { UsageError } from '../args.ts';
+import { openTransport, serve, untilSignal } from '../runtime.ts';
 import { scenarioFromEnv } from '../sim.ts';
 import type { Command } from './command.ts';
 
 export const agentCommand: Command = {
   name: 'agent',
-  options: [],
+  options: [{ name: 'output', type: 'string', help: 'kafka (flows.raw.v1) or stdout (one JSON object per line per flow delta); default TOLLGATE_AGENT_OUTPUT' }],
   details:
-    'Settings: TOLLGATE_KAFKA_BROKERS (required), TOLLGATE_NODE_NAME, TOLLGATE_AGENT_SOURCE, TOLLGATE_POLL_INTERVAL_MS,\n' +
-    'TOLLGATE_BATCH_MAX_FLOWS. With TOLLGATE_AGENT_SOURCE=sim it replays the simulated cluster (TOLLGATE_SIM_*) and\n' +
-    'exits when done; an empty TOLLGATE_NODE_NAME then replays every simulated node.',
-  async run(rt) {
-    const cfg = loadSettings(settings.agent, rt.env);
-    if (cfg.source === 'conntrack') {
-      throw new ConfigError(
-        'TOLLGATE_AGENT_SOURCE',
-        'the kernel conntrack source is not available in this version yet (it is the next agent milestone); use `sim` to replay the simulated cluster',
-      );
-    }
-    const scenario = scenarioFromEnv(rt.env);
-    const nodes = cfg.nodeName ? [cfg.nodeName] : scenario.nodes;
-    for (const n of nodes) {
-      if (!scenario.nodes.includes(n)) throw new ConfigError('TOLLGATE_NODE_NAME', `'${n}' is not a node of the simulated cluster (${scenario.nodes.join(', ')})`);
-    }
-    const transport = await openTransport(rt, 'agent', true);
-    const producer = await transport.producer(`agent-${hostname()}`);
-    const agents = simAgents(rt, scenario, nodes, producer, cfg.batchMaxFlows);
+    'Settings: TOLLGATE_KAFKA_BROKERS (output kafka), TOLLGATE_NODE_NAME, TOLLGATE_AGENT_*, TOLLGATE_CONNTRACK_*, TOLLGATE_POLL_INTERVAL_MS,\n' +
+    'TOLLGATE_BATCH_MAX_FLOWS. Reads the kernel conntrack table (needs CAP_NET_ADMIN and the conntrack tool) until SIGINT/SIGTERM,\n' +
+    'then takes a last dump and flushes. With TOLLGATE_AGENT_SOURCE=sim it replays the simulated cluster (TOLLGATE_SIM_*) and exits\n' +
+    'when done; an empty TOLLGATE_NODE_NAME then replays every simulated node.',
+  async run(rt, args) {
+    const out = args.options.output;
+    if (out !== undefined && out !== 'kafka' && out !== 'stdout') throw new UsageError(`--output must be kafka or stdout, got '${String(out)}'`);
+    const cfg = loadAgentConfig(rt.env, { output: out });
+    const transport = cfg.output === 'kafka' ? await openTransport(rt, 'agent', true) : undefined;
+    const producer = await transport?.producer(`agent-${hostname()}`);
+    const agents = agentsFromConfig(cfg, {
+      registry: rt.registry,
+      logger: rt.logger,
+      metrics: rt.metrics,
+      topic: rt.topics.raw,
+      producer,
+      scenario: cfg.source === 'sim' ? scenarioFromEnv(rt.env) : undefined,
+    });
+    const cleanup = async () => {
+      await producer?.close();
+      await transport?.close();
+    };
+    if (agents.length === 1) return serve(rt, agents[0]!, cleanup);
     const life = new Lifecycle();
     await life.start(agents);
-    const result = await Promise.race([Promise.all(agents.map((a) => a.done)).then(() => 'done'), untilSignal(rt.logger)]);
+    await Promise.race([Promise.all(agents.map((a) => a.done)), untilSignal(rt.logger)]);
     await life.stop();
-    await producer.close();
-    await transport.close();
-    const flows = agents.reduce((n, a) => n + a.stats().flows, 0);
-    rt.logger.info({ flows, result }, 'agent finished');
+    await cleanup();
+    rt.logger.info({ flows: agents.reduce((n, a) => n + a.stats().flows, 0) }, 'agent finished');
     return 0;
   },
 };
-
-/** One agent per simulated node, sharing one producer. */
-export function simAgents(rt: Runtime, scenario: Scenario, nodes: string[], producer: Producer, batchMaxFlows: number): Agent[] {
-  return nodes.map((node) =>
-    createAgent({
-      source: simSource(scenario, node),
-      producer,
-      topic: rt.topics.raw,
-      cluster: scenario.cluster,
-      node,
-      batchMaxFlows,
-      registry: rt.registry,
-      logger: componentLogger(rt.logger, 'agent').child({ node }),
-    }),
-  );
-}

@@ -1,0 +1,16 @@
+# Superset configuration for Tollgate's dashboards (infra/superset/dashboards.sh sets SUPERSET_HOME).
+# Headless and local: sqlite metadata in SUPERSET_HOME, no caches, no CSRF (loopback use), no
+# Talisman. Put Superset behind your own authentication before exposing it.
+import os
+
+_home = os.environ["SUPERSET_HOME"]
+SECRET_KEY = os.environ.get("SUPERSET_SECRET_KEY") or open(os.path.join(_home, "secret_key")).read().strip()
+SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(_home, "superset.db")
+TALISMAN_ENABLED = False
+WTF_CSRF_ENABLED = False
+CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
+EXPLORE_FORM_DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
+RATELIMIT_STORAGE_URI = "memory://"
+SQLLAB_CTAS_NO_LIMIT = True

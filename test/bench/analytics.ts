@@ -1,0 +1,148 @@
+// Analytics benchmark (issue 8): 20 million raw flows over 30 days in chDB, rolled up as the sink
+// rolls them up, then two questions, each answered from the views (what `tollgate report`, the
+// alerts and Superset read) and, as the same-run baseline, from the raw flows table:
+//   report_query_ms_30d    per-workload daily cost over 30 days (workload_cost_daily) vs the same
+//                          sum of bytes x price over flows;
+//   anomaly_query_ms_30d   the anomalies of 30 days (anomalies_window) vs the NEW_COUNTRY question
+//                          (hourly egress per workload and country against its 7-day baseline) over flows.
+// Median of 3 runs after a warm-up. Targets: under 500 ms and at least 20x faster than the raw scan.
+//
+//   node test/bench/analytics.ts          (standalone; `npm run bench` runs it too)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, type Logger } from '@tollgate/log';
+import { openStore, ROLLUP_COLUMNS } from '@tollgate/clickhouse';
+
+const ROWS = Number(process.env.TOLLGATE_BENCH_ANALYTICS_ROWS || 20_000_000);
+const WORKLOADS = 60;
+const DAY_S = 86_400;
+
+export interface AnalyticsFigures {
+  analytics_rows: number;
+  analytics_load_s: number;
+  report_query_ms_30d: number;
+  report_query_raw_ms_30d: number;
+  report_query_speedup: number;
+  anomaly_query_ms_30d: number;
+  anomaly_query_raw_ms_30d: number;
+  anomaly_query_speedup: number;
+  analytics_meets_target: boolean;
+}
+
+async function median(run: () => Promise<unknown>): Promise<number> {
+  await run();
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await run();
+    times.push(performance.now() - t);
+  }
+  return Math.round(times.sort((a, b) => a - b)[1]!);
+}
+
+export async function benchAnalytics(dataDir: string, logger: Logger, log: (s: string) => void): Promise<AnalyticsFigures> {
+  const store = await openStore({ url: '', user: 'default', password: '', database: 'bench_analytics', dataDir }, logger);
+  try {
+    await store.migrate();
+    const db = '`bench_analytics`';
+    const now = Math.floor(Date.now() / 1000 / 3600) * 3600;
+    // The first hour of the 30 days starts after the raw TTL's cut (flows keep 30 days), so every row stays.
+    const t0 = now - 30 * DAY_S + 3600;
+    const span = 30 * DAY_S - 3600;
+    let t = performance.now();
+    // 20M flows in time order over 30 days: 60 workloads in 6 namespaces, five classes, five countries and ASNs.
+    await store.client.command({
+      query: `INSERT INTO ${db}.flows (time, cluster, role, local_namespace, local_workload_kind, local_workload, local_region, remote_ip,
+                remote_port, remote_country, remote_asn, remote_as_org, class, cloud, nat_gateway, egress_bytes, ingress_bytes, src_topic, src_partition, src_offset)
+              SELECT toDateTime({t0:UInt32} + intDiv(number * {span:UInt64}, {n:UInt64}), 'UTC'), 'bench', if(number % 4 = 0, 'RESPONDER', 'INITIATOR'),
+                concat('ns', toString(w % 6)), 'Deployment', concat('wl', toString(w)), 'us-east-1',
+                toIPv6(concat('::ffff:81.2.', toString(intDiv(number, 7) % 50), '.', toString(number % 200 + 1))), 443,
+                ['US', 'SE', 'GB', 'DE', 'JP'][intDiv(number, 11) % 5 + 1], [209, 29518, 20712, 3320, 2516][intDiv(number, 11) % 5 + 1], 'org',
+                ['internet', 'cross_zone', 'same_zone', 'cross_region', 'cloud_service'][number % 5 + 1], 'aws', number % 5 = 0,
+                1000 + number % 100000, 500 + number % 7000, 'bench', 0, number
+              FROM (SELECT number, number % ${WORKLOADS} AS w FROM numbers({n:UInt64}))
+              SETTINGS insert_deduplicate = 0, max_insert_threads = 2`,
+      query_params: { t0, span, n: ROWS },
+    });
+    const cols = ROLLUP_COLUMNS.join(', ');
+    await store.client.command({ query: `INSERT INTO ${db}.rollup_input (${cols}) SELECT ${cols} FROM ${db}.flows SETTINGS insert_deduplicate = 0` });
+    await store.client.command({ query: `OPTIMIZE TABLE ${db}.workload_hourly FINAL` });
+    await store.client.command({ query: `OPTIMIZE TABLE ${db}.destinations_hourly FINAL` });
+    const loadS = (performance.now() - t) / 1000;
+    const n = (await (await store.client.query({ query: `SELECT toString(count()) AS n FROM ${db}.flows`, format: 'JSONEachRow' })).json<{ n: string }>())[0]!.n;
+    log(`analytics  ${Number(n).toLocaleString('en-US')} raw flows over 30 days loaded and rolled up in ${loadS.toFixed(1)} s`);
+    t = performance.now();
+
+    const q = async (sql: string, params: Record<string, unknown> = {}) => (await store.client.query({ query: sql, format: 'JSONEachRow', query_params: params })).json();
+    const from = now - 30 * DAY_S;
+    const report = () =>
+      q(
+        `SELECT day, cluster, namespace, workload_kind, workload, sum(total_usd) AS usd FROM ${db}.workload_cost_daily
+         WHERE day >= toDate(toDateTime({from:UInt32}, 'UTC')) GROUP BY day, cluster, namespace, workload_kind, workload`,
+        { from },
+      );
+    // The same question from raw flows: bytes x the price in force (specific region, else '*'; NAT on top).
+    const reportRaw = () =>
+      q(
+        `SELECT toDate(f.time) AS day, f.cluster, f.local_namespace, f.local_workload_kind, f.local_workload,
+                sum(f.egress_bytes / 1073741824 * if(ps.has_egress, ps.egress_usd_per_gib, pw.egress_usd_per_gib)
+                  + f.ingress_bytes / 1073741824 * if(ps.has_ingress, ps.ingress_usd_per_gib, pw.ingress_usd_per_gib)
+                  + if(f.nat_gateway, (f.egress_bytes * nw.egress_usd_per_gib + f.ingress_bytes * nw.ingress_usd_per_gib) / 1073741824, 0)) AS usd
+         FROM ${db}.flows AS f
+         LEFT JOIN ${db}.prices_current AS ps ON ps.cloud = f.cloud AND ps.region = f.local_region AND ps.class = f.class
+         LEFT JOIN (SELECT * FROM ${db}.prices_current WHERE region = '*') AS pw ON pw.cloud = f.cloud AND pw.class = f.class
+         LEFT JOIN (SELECT * FROM ${db}.prices_current WHERE class = 'nat_gateway' AND region = '*') AS nw ON nw.cloud = f.cloud
+         WHERE f.time >= toDateTime({from:UInt32}, 'UTC')
+         GROUP BY day, f.cluster, f.local_namespace, f.local_workload_kind, f.local_workload`,
+        { from },
+      );
+    const anomalies = () => q(`SELECT rule, count() AS n, sum(bytes) AS b FROM ${db}.anomalies_window(from = {from:UInt32}, to = {to:UInt32}) GROUP BY rule`, { from, to: now });
+    const anomaliesRaw = () =>
+      q(
+        `SELECT count() AS n FROM (
+           SELECT bytes, sum(bytes) OVER (PARTITION BY local_namespace, local_workload, country ORDER BY toUInt32(h) RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING) AS base
+           FROM (
+             SELECT local_namespace, local_workload, remote_country AS country, toStartOfHour(time) AS h, sum(egress_bytes) AS bytes
+             FROM ${db}.flows
+             WHERE time >= toDateTime({from:UInt32} - 604800, 'UTC') AND role = 'INITIATOR' AND class IN ('internet', 'private', 'direct', 'cloud_service') AND remote_country != ''
+             GROUP BY local_namespace, local_workload, country, h
+           )
+         ) WHERE bytes >= 1048576 AND base < 1048576`,
+        { from },
+      );
+    const reportMs = await median(report);
+    const reportRawMs = await median(reportRaw);
+    const anomalyMs = await median(anomalies);
+    const anomalyRawMs = await median(anomaliesRaw);
+    const fig: AnalyticsFigures = {
+      analytics_rows: Number(n),
+      analytics_load_s: Number(loadS.toFixed(1)),
+      report_query_ms_30d: reportMs,
+      report_query_raw_ms_30d: reportRawMs,
+      report_query_speedup: Number((reportRawMs / Math.max(reportMs, 1)).toFixed(1)),
+      anomaly_query_ms_30d: anomalyMs,
+      anomaly_query_raw_ms_30d: anomalyRawMs,
+      anomaly_query_speedup: Number((anomalyRawMs / Math.max(anomalyMs, 1)).toFixed(1)),
+      analytics_meets_target: false,
+    };
+    fig.analytics_meets_target = fig.report_query_ms_30d < 500 && fig.anomaly_query_ms_30d < 500 && fig.report_query_speedup >= 20 && fig.anomaly_query_speedup >= 20;
+    log(
+      `analytics  report (daily cost per workload, 30 d): ${reportMs} ms from the rollups vs ${reportRawMs} ms from raw flows (x${fig.report_query_speedup}); ` +
+        `anomalies (30 d): ${anomalyMs} ms vs ${anomalyRawMs} ms raw (x${fig.anomaly_query_speedup}); target < 500 ms and >= x20: ${fig.analytics_meets_target}`,
+    );
+    return fig;
+  } finally {
+    await store.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-analytics-'));
+  try {
+    const fig = await benchAnalytics(dir, createLogger('warn'), (s) => process.stderr.write(`${s}\n`));
+    console.log(JSON.stringify(fig));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,192 @@
+// Real Apache Superset (PyPI, the cached venv of infra/superset/setup.sh) on the store of the
+// end-to-end scenario (simulated cluster, seed 7, `tollgate demo`): the bundle is imported with
+// Superset's own CLI (infra/superset/dashboards.sh), every chart's saved data query is run through
+// Superset's REST API and must return the numbers `tollgate report --format json` gives, and both
+// dashboards are rendered in headless Chromium (loopback only), screenshots kept in
+// artifacts/superset/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CHARTS, DASHBOARDS } from '@tollgate/clickhouse';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin/tollgate.mjs');
+const ARTIFACTS = join(ROOT, 'artifacts/superset');
+const CHROMIUM = process.env.TOLLGATE_CHROMIUM || '/usr/bin/chromium';
+const PYTHON = process.env.TOLLGATE_PYTHON || 'python3.11';
+const CI = process.env.CI === 'true';
+
+function missing(): string | undefined {
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (TOLLGATE_CHROMIUM; .ci/setup.d/40-superset.sh installs Debian's chromium)`;
+  if (spawnSync(PYTHON, ['--version']).status !== 0 && spawnSync('python3', ['--version']).status !== 0) return 'no Python 3';
+  return undefined;
+}
+const why = missing();
+if (why && CI) throw new Error(`the Superset test needs what CI provides: ${why}`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+interface Report {
+  totals: { total_usd: number; classes: Array<{ class: string; total_usd: number }> };
+  workloads: Array<{ cluster: string; namespace: string; workload_kind: string; workload: string; total_usd: number; nat_usd: number; classes: Array<{ class: string; total_usd: number }> }>;
+  countries: Array<{ country: string; egress_bytes: number }>;
+  anomalies: Array<{ rule: string; namespace: string; workload_kind: string; workload: string; country: string; port: number; hours: number; bytes: number }>;
+}
+
+const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: Superset ${a} != report ${b}`);
+function sums<T>(rows: T[], key: (r: T) => string, value: (r: T) => number): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of rows) m.set(key(r), (m.get(key(r)) ?? 0) + value(r));
+  return m;
+}
+function sameSums(got: Map<string, number>, want: Map<string, number>, what: string): void {
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), `${what}: keys`);
+  for (const [k, v] of want) near(got.get(k)!, v, `${what} ${k}`);
+}
+
+test('Superset: the imported dashboards show what `tollgate report` shows for the end-to-end scenario; both rendered', { skip: why, timeout: 900_000 }, async () => {
+  const work = mkdtempSync(join(tmpdir(), 'tollgate-superset-'));
+  const store = join(work, 'store');
+  const env = { ...process.env, TOLLGATE_DATA_DIR: store, TOLLGATE_SIM_SEED: '7', TOLLGATE_SIM_DAYS: '8', TOLLGATE_KAFKA_BROKERS: '', TOLLGATE_LOG_LEVEL: 'warn', TOLLGATE_METRICS_PORT: '0' };
+  let server: ReturnType<typeof spawn> | undefined;
+  try {
+    const demo = spawnSync(process.execPath, [BIN, 'demo', '--quiet'], { env, encoding: 'utf8', timeout: 300_000 });
+    assert.equal(demo.status, 0, demo.stderr);
+    const rep = spawnSync(process.execPath, [BIN, 'report', '--format', 'json', '--since', 'all', '--top', '1000'], { env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(rep.status, 0, rep.stderr);
+    const report = JSON.parse(rep.stdout) as Report;
+    assert.ok(report.totals.total_usd > 0.5 && report.anomalies.length === 3, 'the scenario has costs and its planted anomalies');
+
+    // Superset: install (cached), bundle, import with its CLI, serve.
+    const port = await freePort();
+    const home = join(work, 'superset');
+    server = spawn('bash', [join(ROOT, 'infra/superset/dashboards.sh'), '--store', store, '--home', home, '--port', String(port), '--password', 'admin'], {
+      env: { ...env, TOLLGATE_PYTHON: PYTHON },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let log = '';
+    server.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    server.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+    const exited = new Promise<number | null>((r) => server!.on('exit', (c) => r(c)));
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const up = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+      if (up) break;
+      if (server.exitCode !== null || Date.now() > deadline) assert.fail(`Superset did not come up (exit ${await Promise.race([exited, Promise.resolve('running')])})\n${log}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+
+    const login = await fetch(`${base}/api/v1/security/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'admin', provider: 'db', refresh: true }),
+    });
+    assert.equal(login.status, 200);
+    const auth = { Authorization: `Bearer ${((await login.json()) as { access_token: string }).access_token}` };
+    const get = async <T>(path: string): Promise<T> => {
+      const r = await fetch(`${base}${path}`, { headers: auth });
+      assert.equal(r.status, 200, `${path}: ${await r.clone().text()}`);
+      return (await r.json()) as T;
+    };
+    const dashboards = await get<{ result: Array<{ dashboard_title: string; slug: string }> }>('/api/v1/dashboard/?q=(page_size:100)');
+    assert.deepEqual(dashboards.result.map((d) => d.slug).sort(), DASHBOARDS.map((d) => d.slug).sort());
+    const charts = await get<{ result: Array<{ id: number; slice_name: string; datasource_id: number }> }>('/api/v1/chart/?q=(page_size:100)');
+    assert.deepEqual(charts.result.map((c) => c.slice_name).sort(), CHARTS.map((c) => c.name).sort());
+
+    // Each chart's saved query (its query_context), on the dataset the import linked it to.
+    const data = new Map<string, Array<Record<string, unknown>>>();
+    for (const c of charts.result) {
+      const chart = await get<{ result: { query_context: string } }>(`/api/v1/chart/${c.id}`);
+      const qc = JSON.parse(chart.result.query_context) as { datasource: { id: number; type: string } };
+      qc.datasource = { id: c.datasource_id, type: 'table' };
+      const r = await fetch(`${base}/api/v1/chart/data`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(qc) });
+      const body = (await r.json()) as { result: Array<{ data: Array<Record<string, unknown>>; status: string }> };
+      assert.equal(r.status, 200, `${c.slice_name}: ${JSON.stringify(body).slice(0, 500)}`);
+      data.set(c.slice_name, body.result[0]!.data);
+    }
+    const rows = (name: string) => data.get(name)!;
+    const n = (v: unknown) => Number(v);
+
+    // Egress cost: per namespace and class (summed over the days), per workload, per class, per country.
+    sameSums(
+      sums(rows('Cost per day by namespace and class'), (r) => `${r.namespace}|${r.class}`, (r) => n(r.usd)),
+      sums(report.workloads.flatMap((w) => w.classes.map((c) => ({ k: `${w.namespace}|${c.class}`, v: c.total_usd }))), (x) => x.k, (x) => x.v),
+      'cost by namespace and class',
+    );
+    const top = rows('Top workloads by cost');
+    assert.equal(top.length, 10);
+    const byWorkload = new Map(report.workloads.map((w) => [`${w.cluster}/${w.namespace}/${w.workload_kind}/${w.workload}`, w]));
+    for (const r of top) {
+      const w = byWorkload.get(`${r.cluster}/${r.namespace}/${r.workload_kind}/${r.workload}`)!;
+      near(n(r.usd), w.total_usd, `top workload ${r.workload}`);
+      near(n(r.nat_usd), w.nat_usd, `top workload NAT ${r.workload}`);
+    }
+    assert.deepEqual(top.slice(0, 5).map((r) => r.workload), report.workloads.slice(0, 5).map((w) => w.workload), 'the five most expensive, in order');
+    sameSums(sums(rows('Cost by traffic class (cross-zone share)'), (r) => String(r.class), (r) => n(r.usd)), new Map(report.totals.classes.map((c) => [c.class, c.total_usd])), 'cost by class');
+    sameSums(sums(rows('Internet egress by country'), (r) => String(r.country), (r) => n(r.egress_bytes)), new Map(report.countries.map((c) => [c.country, c.egress_bytes])), 'internet egress by country');
+
+    // Anomalous destinations: the table (one row per anomaly and hour) against the report's groups, and the volume per rule.
+    const groupKey = (a: Record<string, unknown>) =>
+      `${a.rule}|${a.namespace}/${a.workload_kind}/${a.workload}|${a.country}|${a.rule === 'MINING_PORT' ? n(a.port) : 0}`;
+    const table = rows('Anomalies');
+    sameSums(sums(table, groupKey, () => 1), new Map(report.anomalies.map((a) => [groupKey({ ...a }), a.hours])), 'anomaly hours');
+    sameSums(sums(table, groupKey, (r) => n(r.bytes)), new Map(report.anomalies.map((a) => [groupKey({ ...a }), a.bytes])), 'anomaly bytes');
+    sameSums(sums(rows('Anomalous volume by rule'), (r) => String(r.rule), (r) => n(r.bytes)), sums(report.anomalies, (a) => a.rule, (a) => a.bytes), 'anomalous volume by rule');
+
+    // Render both dashboards; the browser reaches loopback only.
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'] });
+    try {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+      const outside = new Set<string>();
+      await context.route('**/*', (route) => {
+        const host = new URL(route.request().url()).hostname;
+        if (host === '127.0.0.1') return route.continue();
+        outside.add(host);
+        return route.abort();
+      });
+      const page = await context.newPage();
+      await page.goto(`${base}/login/`);
+      await page.fill('[data-test="username-input"]', 'admin');
+      await page.fill('[data-test="password-input"]', 'admin');
+      await page.click('[data-test="login-button"]');
+      await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 60_000 });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      for (const d of DASHBOARDS) {
+        await page.goto(`${base}/superset/dashboard/${d.slug}/?standalone=1`);
+        await page.waitForLoadState('networkidle', { timeout: 120_000 });
+        const text = await page.innerText('body');
+        for (const [name] of d.rows.flat()) assert.ok(text.includes(name), `${d.title} shows ${name}`);
+        assert.doesNotMatch(text, /Unexpected error|Unable to open|Could not load|DB engine Error/i, `${d.title} renders without chart errors`);
+        if (d === DASHBOARDS[0]) {
+          // The most expensive workload's cost as the table shows it (4 decimals), and the planted miner on the other.
+          assert.ok(text.includes(report.workloads[0]!.total_usd.toFixed(4)), `the top workload's ${report.workloads[0]!.total_usd.toFixed(4)} is on the page`);
+        } else {
+          assert.match(text, /MINING_PORT/);
+        }
+        await page.screenshot({ path: join(ARTIFACTS, `${d.slug}.png`), fullPage: true });
+      }
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    if (server?.pid && server.exitCode === null) process.kill(-server.pid, 'SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+  }
+});
