@@ -66,6 +66,10 @@ class PartitionQueues {
     return wakeAt === undefined ? undefined : { wakeAt };
   }
 
+  isEmpty(key: string): boolean {
+    return (this.queues.get(key)?.length ?? 0) === 0;
+  }
+
   /** Puts a batch back at the head of its partition's queue (a transaction to try again). */
   requeue(key: string, items: Queued[]): void {
     const list = this.queues.get(key) ?? [];
@@ -439,7 +443,14 @@ class PlatformaticConsumer implements Consumer {
       const held = await handler(messages);
       const last = messages[messages.length - 1]!;
       const next = last.offset + 1;
-      const commit = typeof held === 'number' ? Math.min(held, next) : next;
+      let commit = typeof held === 'number' ? Math.min(held, next) : next;
+      // Transaction markers after the last record (a transactional producer upstream) take offsets
+      // no record has: when everything fetched of this partition is handled, commit the fetch
+      // position past them, so a caught-up group's committed offset reaches the partition's end.
+      if (commit === next && this.queues.isEmpty(key) && !this.pausedByUs && this.stream?.readableLength === 0) {
+        const fetched = this.stream.offsetsToFetch.get(key);
+        if (fetched !== undefined && Number(fetched) > next && generation === this.generation) commit = Number(fetched);
+      }
       try {
         await this.client.commit({
           offsets: [{ topic: last.topic, partition: last.partition, offset: BigInt(commit), leaderEpoch: taken[taken.length - 1]!.leaderEpoch }],

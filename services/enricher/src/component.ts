@@ -11,7 +11,7 @@
 import type { Logger } from '@tollgate/log';
 import { ZONE_LABEL, type InventorySource } from '@tollgate/kube';
 import { dlqMessage, errorMessage, isPermanent, once } from '@tollgate/pipeline';
-import type { Component, InMessage, OutMessage, Produced, TopicNames, TransactionalConsumer, Transport } from '@tollgate/pipeline';
+import type { Component, InMessage, OutMessage, Produced, Producer, TopicNames, TransactionalConsumer, Transport } from '@tollgate/pipeline';
 import { Family, type EnrichedFlowBatch, type RawFlowBatch, type SchemaRegistry } from '@tollgate/schema';
 import { enrichBatch, newCounters, type EnrichContext, type EnrichCounters } from './enrich.ts';
 import { validateRaw } from './validate.ts';
@@ -33,6 +33,8 @@ export interface EnricherDeps {
   maxBatch?: number;
   /** Index entries older than this behind the slowest partition are forgotten (default 1 h). */
   retentionMs?: number;
+  /** Kafka transactions (exactly once); default false: at-least-once (send, then commit). */
+  transactions?: boolean;
   /** Prefix of the transactional ids (one per input partition); default: the group id. */
   transactionalIdPrefix?: string;
   /** Fault injection (crash tests): called with each batch's output before its transaction commits. */
@@ -88,7 +90,8 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   /** Per partition, the newest window seen: the index forgets what is older than the slowest one. */
   const watermarks = new Map<string, number>();
   let handled = 0;
-  let consumer: TransactionalConsumer | undefined;
+  let consumer: Pick<TransactionalConsumer, 'close' | 'done'> | undefined;
+  let producer: Producer | undefined;
   let resolveDone!: () => void;
   let rejectDone!: (e: unknown) => void;
   const done = new Promise<void>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
@@ -175,8 +178,26 @@ export function createEnricher(deps: EnricherDeps): Enricher {
         else if (z.zoned < z.nodes) log.warn({ nodes: z.nodes, zoned: z.zoned }, `some nodes carry no ${ZONE_LABEL} label: their traffic counts as cross-zone`);
       }
       const groupId = deps.groupId ?? 'tollgate-enricher';
-      consumer = await transport.transactional(clientId, { groupId, topics: [topics.raw], maxBatch: deps.maxBatch ?? 100, transactionalIdPrefix: deps.transactionalIdPrefix ?? groupId });
-      await consumer.run(handle);
+      if (deps.transactions) {
+        const tc = await transport.transactional(clientId, { groupId, topics: [topics.raw], maxBatch: deps.maxBatch ?? 100, transactionalIdPrefix: deps.transactionalIdPrefix ?? groupId });
+        consumer = tc;
+        await tc.run(handle);
+      } else {
+        // At least once: the batch's output is sent (acknowledged), then the consumer commits.
+        const p = (producer = await transport.producer(clientId));
+        const c = await transport.consumer(clientId, { groupId, topics: [topics.raw], maxBatch: deps.maxBatch ?? 100 });
+        consumer = c;
+        await c.run(async (batch) => {
+          for (const o of await handle(batch)) {
+            try {
+              await p.send(o.topic, o.messages);
+            } catch (err) {
+              s.produceErrors++;
+              throw err;
+            }
+          }
+        });
+      }
       consumer.done.then(resolveDone, (err) => {
         log.error({ err: errorMessage(err) }, 'enricher consumer stopped');
         rejectDone(err);
@@ -187,6 +208,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     stop: once(async () => {
       running = false;
       await consumer?.close();
+      await producer?.close();
       await deps.inventory?.stop();
       resolveDone();
       log.info({ ...counters, ...s }, 'enricher stopped');

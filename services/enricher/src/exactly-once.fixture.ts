@@ -46,6 +46,7 @@ const enricher = createEnricher({
   groupId: `${prefix}.enricher`,
   clientId: name,
   maxBatch: 5,
+  transactions: true,
 });
 await enricher.start();
 process.stdout.write('started\n');

@@ -40,13 +40,13 @@ function prng(seed: number): () => number {
 }
 
 const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
-const ep = (ip: string, workload: string) => ({ ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '' });
+const ep = (ip: string, workload: string) => ({ ip, port: 0, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload, pod: `${workload}-1`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} });
 
 function valid(i: number, flows: number): EnrichedFlowBatch {
   const views: EnrichedFlowView[] = Array.from({ length: flows }, (_, j) => ({
     time: HOUR + j, conntrack_id: i * 100 + j, protocol: 6, family: 'IPV4', role: 'INITIATOR',
     local: { ...ep('10.0.0.1', `w${i % 5}`), port: 40000 + j }, remote: { ...ep('10.0.1.1', 'db'), port: 5432 },
-    class: 'CROSS_ZONE', cloud: 'aws', cloud_service: '', cloud_service_region: '', nat_gateway: false,
+    service: '', class: 'CROSS_ZONE', cloud: 'aws', cloud_service: '', cloud_service_region: '', nat_gateway: false,
     egress_bytes: 7919 * i + j, ingress_bytes: i, egress_packets: 1, ingress_packets: 1,
   }));
   return fromViews({ cluster: 'c', node: 'n1', window_start: HOUR, window_end: HOUR + 60_000, source: { agent_id: 'a', seq: i, topic: 'raw', partition: 0, offset: i } }, views);
