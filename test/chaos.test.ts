@@ -14,7 +14,7 @@ test('chaos (short): random SIGKILLs of the sink; flows, rollups and costs equal
     // The agent and the enricher join the victims (and the broker outage) when they are exactly once.
     outageS: 0,
     stages: ['sink'],
-    port: 19192,
+    port: 0,
     gapMs: [1_500, 3_000],
     log: (l) => console.log(l),
   });

@@ -14,12 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createServer, type AddressInfo } from 'node:net';
 import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
 import { createScenario, DAY } from '@tollgate/sim';
 import { expectedCosts } from '../truth-costs.ts';
-import { allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
+import { allTopics, caughtUp, dlqTopic, topicNames, type Transport } from '@tollgate/pipeline';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(REPO, 'bin/tollgate.mjs');
@@ -39,7 +40,7 @@ export interface ChaosOptions {
   outageS: number;
   /** Which stages may be killed. */
   stages: StageName[];
-  /** Broker port of the run's own broker (the controller takes port + 1). */
+  /** Broker port of the run's own broker (the controller takes port + 1); 0: two free ports. */
   port: number;
   /** Pause between kills, ms: uniform in [min, max]. */
   gapMs: [number, number];
@@ -49,6 +50,8 @@ export interface ChaosOptions {
 export interface ChaosResult {
   flows: number;
   kills: string[];
+  /** Stages that exited on their own with an error and were started again. */
+  restarts: number;
   mismatches: string[];
   seconds: number;
 }
@@ -121,13 +124,26 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** A port nobody listens on now (the kernel's pick), for the run's own broker. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
+  // Another run on this machine may hold a fixed port: by default, ask the kernel for two.
+  const port = o.port || (await freePort());
+  const controllerPort = o.port ? o.port + 1 : await freePort();
   const random = rng(o.seed);
   const work = mkdtempSync(join(tmpdir(), 'tollgate-chaos-'));
-  const kafkaEnv = { ...process.env, KAFKA_PORT: String(o.port), KAFKA_CONTROLLER_PORT: String(o.port + 1), TOLLGATE_KAFKA_DIR: join(work, 'kafka') };
-  const brokers = `127.0.0.1:${o.port}`;
+  const kafkaEnv = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort), TOLLGATE_KAFKA_DIR: join(work, 'kafka') };
+  const brokers = `127.0.0.1:${port}`;
   const prefix = `chaos-${o.seed}`;
+  o.log(`chaos: own broker on 127.0.0.1:${port} (controller ${controllerPort})`);
   const topics = topicNames(prefix);
   const dataDir = join(work, 'chdb');
   mkdirSync(dataDir);
@@ -148,20 +164,45 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     TOLLGATE_METRICS_PORT: '0',
     TOLLGATE_LOG_LEVEL: 'info',
     TOLLGATE_SINK_BATCH_ROWS: '5000',
+    // The agent's acknowledged position survives its SIGKILLs here.
+    TOLLGATE_AGENT_STATE_DIR: join(work, 'agent-state'),
   };
   const scenario = createScenario({ seed: o.seed, days: o.days, scale: o.scale, start: simStart });
   const logger = createLogger('warn');
   const kills: string[] = [];
   const procs = new Map<string, Proc>();
   const all: Proc[] = [];
-  const start = (name: string, role: StageName) => {
+  // The driver supervises the stages as Kubernetes would (restartPolicy Always): a stage that
+  // exits on its own with an error (a broker it cannot reach at start, a fetch that keeps
+  // failing) is started again after a second; the agent's exit 0 is the end of its replay.
+  let stopping = false;
+  let restarts = 0;
+  let agentFinished: () => void = () => {};
+  const agentDone = new Promise<void>((resolve) => (agentFinished = resolve));
+  let agentHasFinished = false;
+  const start = (name: string, role: StageName): Proc => {
     const p = spawnStage(name, role, env);
     procs.set(name, p);
     all.push(p);
+    void p.exited.then((code) => {
+      if (stopping || procs.get(name) !== p) return;
+      if (role === 'agent' && code === 0) {
+        agentHasFinished = true;
+        agentFinished();
+        return;
+      }
+      if (code === null) return; // killed by the driver, which restarts it
+      restarts++;
+      o.log(`chaos: ${name} exited with ${code}; restarting it in 1 s (as its Deployment would)`);
+      setTimeout(() => {
+        if (!stopping && procs.get(name) === p) start(name, role);
+      }, 1_000);
+    });
     return p;
   };
   let kafka: Transport | undefined;
   const undo = () => {
+    stopping = true;
     for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGKILL');
     try {
       kafkaSh('stop', kafkaEnv);
@@ -182,7 +223,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     start('enricher-1', 'enricher');
     start('enricher-2', 'enricher');
     start('agent', 'agent');
-    let agentDone = false;
 
     const outageAt = o.outageS > 0 ? Math.floor(o.kills / 2) : -1;
     for (let k = 0; k < o.kills; k++) {
@@ -195,9 +235,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         o.log('chaos: broker back');
       }
       // A finished agent (the replay ended) is not restarted; it cannot be killed any more.
-      const agent = procs.get('agent')!;
-      if (!agentDone && agent.child.exitCode !== null) agentDone = true;
-      const candidates = [...procs.values()].filter((p) => o.stages.includes(p.role) && p.child.exitCode === null && !(p.role === 'agent' && agentDone));
+      const candidates = [...procs.values()].filter((p) => o.stages.includes(p.role) && p.child.exitCode === null && !(p.role === 'agent' && agentHasFinished));
       if (candidates.length === 0) break;
       const victim = candidates[Math.floor(random() * candidates.length)]!;
       const line = `kill ${k + 1}/${o.kills}: SIGKILL ${victim.name} at +${((Date.now() - t0) / 1000).toFixed(1)} s`;
@@ -210,17 +248,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
 
     // The agent ends when its replay ends; then every stage drains.
-    const agent = procs.get('agent')!;
-    const code = await agent.exited;
-    if (code !== 0) throw new Error(`agent exited with ${code}\n${agent.log.join('').slice(-4000)}`);
+    await Promise.race([agentDone, sleep(900_000).then(() => Promise.reject(new Error(`the agent did not finish\n${procs.get('agent')!.log.join('').slice(-4000)}`)))]);
     const k = kafka;
     await waitFor('the enrichers to drain flows.raw', () => caughtUp(k, `${prefix}.tollgate-enricher`, topics.raw), 600_000, () => all);
     await waitFor('the sink to drain flows.enriched', () => caughtUp(k, `${prefix}.tollgate-sink`, topics.enriched), 600_000, () => all);
+    stopping = true;
     for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGTERM');
     for (const p of procs.values()) {
       const c = await p.exited;
       if (c !== 0 && c !== null) throw new Error(`${p.name} exited with ${c} on SIGTERM\n${p.log.join('').slice(-4000)}`);
     }
+
+    // Where the messages are (for a failure's diagnosis).
+    const total = async (topic: string) => [...(await k.endOffsets(topic)).values()].reduce((a, b) => a + b, 0);
+    o.log(
+      `chaos: topics: raw ${await total(topics.raw)} messages (DLQ ${await total(dlqTopic(topics.raw))}), enriched ${await total(topics.enriched)} (DLQ ${await total(dlqTopic(topics.enriched))})`,
+    );
 
     // Compare with the ground truth.
     const mismatches: string[] = [];
@@ -258,9 +301,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       await store.close();
     }
     const seconds = (Date.now() - t0) / 1000;
-    o.log(`chaos: ${flows.toLocaleString('en-US')} flows stored, ${kills.length} kills, ${mismatches.length} mismatches, ${seconds.toFixed(0)} s (seed ${o.seed})`);
+    o.log(`chaos: ${flows.toLocaleString('en-US')} flows stored, ${kills.length} kills, ${restarts} restarts after an exit, ${mismatches.length} mismatches, ${seconds.toFixed(0)} s (seed ${o.seed})`);
     for (const m of mismatches) o.log(`chaos: MISMATCH ${m}`);
-    return { flows, kills, mismatches, seconds };
+    return { flows, kills, restarts, mismatches, seconds };
   } finally {
     emergency.delete(undo);
     await kafka?.close().catch(() => {});
@@ -277,7 +320,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       days: { type: 'string', default: '8' },
       'outage-s': { type: 'string', default: '30' },
       stages: { type: 'string', default: 'agent,enricher,sink' },
-      port: { type: 'string', default: '19092' },
+      port: { type: 'string', default: '0' },
     },
   });
   const stages = values.stages.split(',').map((s) => s.trim()) as StageName[];

@@ -151,16 +151,16 @@ describe('agent lifecycle', () => {
     assert.match(text, /tollgate_agent_delta_bytes_total\{direction="orig"\} 2140/);
   });
 
-  it('a Kafka output that fails for a while loses nothing: the batches wait, then all arrive once', async () => {
+  it('a Kafka output that fails for a while loses nothing: the batches wait (past the stop flush timeout: a replay that ended waits for every acknowledgement), then all arrive once', async () => {
     const transport = new MemoryTransport();
     await transport.ensureTopics(['raw'], 1);
     const real = await transport.producer('p');
     let down = true;
     const producer = { send: (t: string, m: Parameters<typeof real.send>[1]) => (down ? Promise.reject(new Error('broker down')) : real.send(t, m)), close: () => real.close() };
     const ticks = [0, 1, 2, 3].map((k) => ({ time: k * 1000, destroyed: [], dump: [e(100 + k * 50)] }));
-    const a = createAgent({ source: { kind: 'replay', ticks }, output: kafkaOutput(producer, 'raw', 'n1'), cluster: 'c', node: 'n1', batchMaxFlows: 10, registry, logger, retryBaseMs: 5 });
+    const a = createAgent({ source: { kind: 'replay', ticks }, output: kafkaOutput(producer, 'raw', 'n1'), cluster: 'c', node: 'n1', batchMaxFlows: 10, registry, logger, retryBaseMs: 5, flushTimeoutMs: 20 });
     await a.start();
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 150));
     assert.equal(a.stats().flows, 0);
     assert.ok(a.stats().bufferBytes > 0);
     down = false;

@@ -139,6 +139,9 @@ export function createAgent(deps: AgentDeps): Agent {
   done.catch(() => {});
   let stopPromise: Promise<void> | undefined;
   let loop: Promise<void> | undefined;
+  let replayRun: Promise<void> | undefined;
+  let signalStop!: () => void;
+  const stopSignal = new Promise<void>((r) => (signalStop = r));
   let wakeLoop = new AbortController();
   let inCycle: Promise<void> | undefined;
   let lastEventAt = 0;
@@ -267,7 +270,8 @@ export function createAgent(deps: AgentDeps): Agent {
   async function runReplay(ticks: Iterable<ConntrackTick> | AsyncIterable<ConntrackTick>): Promise<void> {
     for await (const t of ticks) {
       if (stopping) break;
-      await buffer.belowSoft();
+      await Promise.race([buffer.belowSoft(), stopSignal]);
+      if (stopping) break;
       if (t.overruns) engine.overrun(t.overruns);
       if (t.destroyed.length) engine.eventChunk(Buffer.from(t.destroyed.map((d) => formatEntry(d.entry, { event: 'DESTROY', time: d.time }) + '\n').join(''), 'latin1'));
       engine.beginDump(t.time);
@@ -322,8 +326,14 @@ export function createAgent(deps: AgentDeps): Agent {
         }
         log.info({ tracked: engine.tracker.tracked }, 'agent running: baseline set');
       } else {
-        loop = runReplay(source.ticks).then(
+        replayRun = runReplay(source.ticks);
+        loop = replayRun.then(
           async () => {
+            if (stopping) return;
+            // the replay is over: everything it made is delivered, however long the output takes
+            // (a stop() meanwhile bounds the wait by TOLLGATE_AGENT_FLUSH_TIMEOUT_MS)
+            engine.flushEvents();
+            await buffer.drained();
             if (stopping) return;
             await finish();
             log.info({ ticks: cycles, flows: acked.flows }, 'agent finished the replay');
@@ -339,10 +349,12 @@ export function createAgent(deps: AgentDeps): Agent {
     stop() {
       stopPromise ??= (async () => {
         stopping = true;
+        signalStop();
         try {
           if (source.kind === 'kernel' && started) await stopKernel(source);
-          else await loop;
-          await finish();
+          else await replayRun?.catch(() => {}); // ends at the next tick
+          await finish(); // bounded by the flush timeout, also for a replay waiting for its last acknowledgements
+          await loop?.catch(() => {});
           const s = stats();
           log.info({ cycles, flows: s.flows, lostFlows: s.lostFlows, vanished: s.vanished, overruns: s.overruns }, 'agent stopped');
           resolveDone();

@@ -56,6 +56,7 @@ export class AckBuffer {
   private closed = false;
   private wakeSleep: AbortController | undefined;
   private readonly waiters: Array<() => void> = [];
+  private readonly drainWaiters: Array<() => void> = [];
   private readonly output: AgentOutput;
   private readonly maxBytes: number;
   private readonly log: Logger;
@@ -96,6 +97,11 @@ export class AckBuffer {
     this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
   }
 
+  /** Resolves once everything pushed so far is acknowledged (or the buffer is closed). */
+  async drained(): Promise<void> {
+    while (this.items.length > 0 && !this.closed) await new Promise<void>((r) => this.drainWaiters.push(r));
+  }
+
   /** Resolves when the buffer is below its soft limit (a replayed source paces itself on it). */
   async belowSoft(): Promise<void> {
     while (this.soft && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
@@ -132,6 +138,7 @@ export class AckBuffer {
     for (const i of this.items.splice(0, n)) this.bytes -= i.payload.length;
     this.hooks.onDepth?.(this.bytes, this.items.length);
     if (!this.soft) for (const w of this.waiters.splice(0)) w();
+    if (this.items.length === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   /** Waits up to `timeoutMs` for everything to be acknowledged, then closes; what is left is counted lost. */
@@ -152,6 +159,6 @@ export class AckBuffer {
       this.hooks.onLost?.(left, 'stop');
     }
     this.hooks.onDepth?.(0, 0);
-    for (const w of this.waiters.splice(0)) w();
+    for (const w of [...this.waiters.splice(0), ...this.drainWaiters.splice(0)]) w();
   }
 }
