@@ -198,6 +198,20 @@ export function isRebalanceError(err: unknown, depth = 0): boolean {
   return isRebalanceError(e.cause, depth + 1) || isRebalanceError(e.originalError, depth + 1);
 }
 
+const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'CONCURRENT_TRANSACTIONS', 'INVALID_TXN_STATE']);
+
+/** True when a transactional producer was fenced (another instance took its transactional id) or its transaction state moved on. */
+export function isFencedError(err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 5) return false;
+  const e = err as { type?: unknown; apiId?: unknown; errors?: unknown; cause?: unknown; originalError?: unknown; message?: unknown };
+  if (typeof e.type === 'string' && FENCED.has(e.type)) return true;
+  // @platformatic/kafka words PRODUCER_FENCED only in its message.
+  if (typeof e.message === 'string' && /fences the current one|producer has been fenced|producer epoch/i.test(e.message)) return true;
+  if (typeof e.apiId === 'string' && FENCED.has(e.apiId)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => isFencedError(x, depth + 1))) return true;
+  return isFencedError(e.cause, depth + 1) || isFencedError(e.originalError, depth + 1);
+}
+
 /** One line describing an error and the errors it wraps (the clients nest them), for logs. */
 export function describeError(err: unknown, depth = 0): string {
   if (!(err instanceof Error) || depth > 3) return String(err);

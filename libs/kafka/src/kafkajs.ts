@@ -4,9 +4,9 @@
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer as KjsConsumer, EachBatchPayload, KafkaMessage, LogEntry, Producer as KjsProducer, Kafka as KafkaClient } from 'kafkajs';
 import type { Logger } from '@tollgate/log';
-import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, Transport } from '@tollgate/pipeline';
+import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, TransactionalConsumer, TransactionalOptions, TransformHandler, Transport } from '@tollgate/pipeline';
 import { retry } from '@tollgate/pipeline';
-import { StartFloors, deferred, headersToRecord, serialProducer, describeError, isRebalanceError, type TransportTuning } from './common.ts';
+import { StartFloors, chunkBySize, deferred, headersToRecord, serialProducer, describeError, isFencedError, isRebalanceError, type TransportTuning } from './common.ts';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -119,6 +119,19 @@ export class KafkajsTransport implements Transport {
     return c;
   }
 
+  async transactional(clientId: string, options: TransactionalOptions): Promise<TransactionalConsumer> {
+    const kafka = this.client(clientId);
+    const c = new KafkajsConsumer(kafka, options, this.logger, this.tuning, (transactionalId) =>
+      kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner }),
+    );
+    this.open.add(c);
+    c.done.then(
+      () => this.open.delete(c),
+      () => this.open.delete(c),
+    );
+    return { done: c.done, run: (h) => c.runTransactional(h), close: () => c.close() };
+  }
+
   async committed(groupId: string, topic: string): Promise<Map<number, number>> {
     const out = new Map<number, number>();
     const res = await this.admin.fetchOffsets({ groupId, topics: [topic] });
@@ -154,7 +167,16 @@ class KafkajsConsumer implements Consumer {
   private failure: unknown;
   private closePromise: Promise<void> | undefined;
 
-  constructor(kafka: KafkaClient, options: ConsumerOptions, logger: Logger, tuning: TransportTuning) {
+  /** Transactional mode: a producer per input partition, `<prefix>-<topic>-<partition>`. */
+  private readonly makeTxProducer: ((transactionalId: string) => KjsProducer) | undefined;
+  private readonly txProducers = new Map<string, Promise<KjsProducer>>();
+  private transform: TransformHandler | undefined;
+  private transactions = 0;
+  private readonly maxRequestBytes: number;
+
+  constructor(kafka: KafkaClient, options: ConsumerOptions, logger: Logger, tuning: TransportTuning, makeTxProducer?: (transactionalId: string) => KjsProducer) {
+    this.makeTxProducer = makeTxProducer;
+    this.maxRequestBytes = tuning.maxRequestBytes;
     this.options = options;
     this.logger = logger;
     this.done = this.settle.promise;
@@ -171,6 +193,8 @@ class KafkajsConsumer implements Consumer {
       maxBytes: tuning.fetchMaxBytes,
       maxBytesPerPartition: tuning.fetchMaxBytesPerPartition,
       allowAutoTopicCreation: false,
+      // Only committed transactions' messages (the enricher's output is transactional).
+      readUncommitted: false,
       // A failure surfaces in `done`; the caller decides to restart.
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000, restartOnFailure: async () => false },
     });
@@ -178,6 +202,8 @@ class KafkajsConsumer implements Consumer {
       const assignment = new Map<string, number[]>(Object.entries(e.payload.memberAssignment));
       this.logger.debug({ group: options.groupId, assignment: e.payload.memberAssignment }, 'kafka consumer joined');
       this.floors.assign(this.options.onAssign, assignment).catch((err) => this.fail(err));
+      // A partition may have moved and back: its producer may be fenced. Fresh ones per assignment.
+      this.dropTxProducers();
       this.joined.resolve();
     });
     this.client.on(this.client.events.CRASH, (e) => {
@@ -199,6 +225,66 @@ class KafkajsConsumer implements Consumer {
     await Promise.race([this.joined.promise, this.done]);
   }
 
+  async runTransactional(handler: TransformHandler): Promise<void> {
+    if (!this.makeTxProducer) throw new Error('not a transactional consumer');
+    this.transform = handler;
+    await this.run(async () => {
+      throw new Error('unreachable: a transactional consumer dispatches through its transform');
+    });
+  }
+
+  private dropTxProducers(): void {
+    for (const p of this.txProducers.values()) p.then((x) => x.disconnect()).catch((err: unknown) => this.logger.debug({ err: describeError(err) }, 'transactional producer close'));
+    this.txProducers.clear();
+  }
+
+  private txProducer(topic: string, partition: number): Promise<KjsProducer> {
+    const key = `${topic}:${partition}`;
+    let p = this.txProducers.get(key);
+    if (!p) {
+      const producer = this.makeTxProducer!(`${(this.options as TransactionalOptions).transactionalIdPrefix}-${topic}-${partition}`);
+      p = producer.connect().then(() => producer);
+      p.catch(() => this.txProducers.delete(key));
+      this.txProducers.set(key, p);
+    }
+    return p;
+  }
+
+  /** One transaction: the output and offset+1 of the last message. False: aborted by a rebalance or a fence (the batch is delivered again). */
+  private async transact(topic: string, partition: number, messages: InMessage[], last: InMessage): Promise<boolean> {
+    const out = await this.transform!(messages);
+    let producer: KjsProducer;
+    try {
+      producer = await this.txProducer(topic, partition);
+    } catch (err) {
+      if (isRebalanceError(err) || isFencedError(err)) return false;
+      throw err;
+    }
+    let tx: Awaited<ReturnType<typeof producer.transaction>> | undefined;
+    try {
+      tx = await producer.transaction();
+      for (const o of out) {
+        for (const chunk of chunkBySize(o.messages, this.maxRequestBytes)) {
+          await tx.send({ topic: o.topic, acks: -1, timeout: 30_000, messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })) });
+        }
+      }
+      await (this.options as TransactionalOptions).afterProduce?.(++this.transactions);
+      await tx.sendOffsets({ consumerGroupId: this.options.groupId, topics: [{ topic, partitions: [{ partition, offset: String(last.offset + 1) }] }] });
+      await tx.commit();
+      return true;
+    } catch (err) {
+      await tx?.abort().catch(() => {});
+      const key = `${topic}:${partition}`;
+      void this.txProducers.get(key)?.then((x) => x.disconnect()).catch(() => {});
+      this.txProducers.delete(key);
+      if (isRebalanceError(err) || isFencedError(err)) {
+        this.logger.warn({ topic, partition, err: describeError(err) }, 'kafka transaction aborted by a rebalance; the batch will be delivered again');
+        return false;
+      }
+      throw err;
+    }
+  }
+
   private async eachBatch(handler: BatchHandler, p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     if (this.stopping) return;
@@ -208,7 +294,16 @@ class KafkajsConsumer implements Consumer {
       const chunk = batch.messages.slice(i, i + this.maxBatch).map((m) => toInMessage(batch.topic, batch.partition, m));
       const last = chunk[chunk.length - 1]!;
       const messages = this.floors.filter(chunk);
-      if (messages.length > 0) {
+      if (this.transform && messages.length > 0) {
+        let ok: boolean;
+        try {
+          ok = await this.transact(batch.topic, batch.partition, messages, last);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        if (!ok) return;
+      } else if (messages.length > 0) {
         let held: void | number;
         try {
           held = await handler(messages);
@@ -256,6 +351,7 @@ class KafkajsConsumer implements Consumer {
         } catch (err) {
           this.logger.debug({ err: describeError(err) }, 'kafka consumer disconnect');
         }
+        this.dropTxProducers();
         this.joined.reject(this.failure ?? new Error('consumer closed'));
         if (this.failure !== undefined) this.settle.reject(this.failure);
         else this.settle.resolve();

@@ -5,6 +5,7 @@ import {
   Admin,
   Consumer as PltConsumer,
   Producer as PltProducer,
+  FetchIsolationLevels,
   ProduceAcks,
   findErrorBy,
   stringDeserializer,
@@ -14,13 +15,15 @@ import {
   type ConsumerGroupJoinPayload,
 } from '@platformatic/kafka';
 import type { Logger } from '@tollgate/log';
-import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, Transport } from '@tollgate/pipeline';
-import { StartFloors, Wakeup, deferred, headersToRecord, serialProducer, describeError, isRebalanceError, waitForLeaders, type TransportTuning } from './common.ts';
+import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, TransactionalConsumer, TransactionalOptions, TransformHandler, Transport } from '@tollgate/pipeline';
+import { StartFloors, Wakeup, chunkBySize, deferred, headersToRecord, serialProducer, describeError, isFencedError, isRebalanceError, waitForLeaders, type TransportTuning } from './common.ts';
 
 type Msg = Message<string, Buffer, string, string>;
 
 interface Queued {
   message: InMessage;
+  /** The client's message (its consumer metadata: group generation and member, for a transaction's offsets). */
+  raw: Msg;
   leaderEpoch: number;
   /** Arrival (ms): a partial batch lingers maxWaitMs after its first message. */
   at: number;
@@ -61,6 +64,17 @@ class PartitionQueues {
       return { batch: out };
     }
     return wakeAt === undefined ? undefined : { wakeAt };
+  }
+
+  isEmpty(key: string): boolean {
+    return (this.queues.get(key)?.length ?? 0) === 0;
+  }
+
+  /** Puts a batch back at the head of its partition's queue (a transaction to try again). */
+  requeue(key: string, items: Queued[]): void {
+    const list = this.queues.get(key) ?? [];
+    this.queues.set(key, [...items, ...list]);
+    this.size += items.length;
   }
 
   clear(): void {
@@ -148,6 +162,33 @@ export class PlatformaticTransport implements Transport {
     return c;
   }
 
+  async transactional(clientId: string, options: TransactionalOptions): Promise<TransactionalConsumer> {
+    const c = new PlatformaticConsumer(this.brokers, `${this.clientId}-${clientId}`, options, this.logger, this.tuning, (transactionalId) =>
+      new PltProducer<string, Buffer, string, string>({
+        clientId: `${this.clientId}-${clientId}-tx`,
+        bootstrapBrokers: this.brokers,
+        idempotent: true,
+        transactionalId,
+        // InitProducerId of a new producer must say "none" (-1/-1): the client's default (0/0) reads
+        // as a re-init of producer 0, which the broker refuses as fenced once the id has an owner.
+        producerId: -1n,
+        producerEpoch: -1,
+        acks: ProduceAcks.ALL,
+        autocreateTopics: false,
+        timeout: 30_000,
+        retries: 5,
+        retryDelay: 500,
+        serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+      }),
+    );
+    this.open.add(c);
+    c.done.then(
+      () => this.open.delete(c),
+      () => this.open.delete(c),
+    );
+    return { done: c.done, run: (h) => c.runTransactional(h), close: () => c.close() };
+  }
+
   async committed(groupId: string, topic: string): Promise<Map<number, number>> {
     const out = new Map<number, number>();
     const groups = await this.admin.listConsumerGroupOffsets({ groups: [groupId] });
@@ -195,6 +236,7 @@ class PlatformaticConsumer implements Consumer {
   private readonly wake = new Wakeup();
   private readonly maxBatch: number;
   private readonly maxWaitMs: number;
+  private readonly maxRequestBytes: number;
   private readonly highWater: number;
   private pausedByUs = false;
   private closing = false;
@@ -204,13 +246,28 @@ class PlatformaticConsumer implements Consumer {
   private readonly options: ConsumerOptions;
   private readonly logger: Logger;
 
-  constructor(brokers: string[], clientId: string, options: ConsumerOptions, logger: Logger, tuning: TransportTuning) {
+  /** Transactional mode: a producer per input partition, `<prefix>-<topic>-<partition>`. */
+  private readonly makeTxProducer: ((transactionalId: string) => PltProducer<string, Buffer, string, string>) | undefined;
+  private readonly txProducers = new Map<string, PltProducer<string, Buffer, string, string>>();
+  private transform: TransformHandler | undefined;
+  private transactions = 0;
+
+  constructor(
+    brokers: string[],
+    clientId: string,
+    options: ConsumerOptions,
+    logger: Logger,
+    tuning: TransportTuning,
+    makeTxProducer?: (transactionalId: string) => PltProducer<string, Buffer, string, string>,
+  ) {
+    this.makeTxProducer = makeTxProducer;
     this.options = options;
     this.logger = logger;
     this.done = this.settle.promise;
     this.done.catch(() => {});
     this.maxBatch = options.maxBatch ?? 100;
     this.maxWaitMs = options.maxWaitMs ?? 500;
+    this.maxRequestBytes = tuning.maxRequestBytes;
     this.highWater = Math.max(this.maxBatch * 2, 64);
     this.client = new PltConsumer<string, Buffer, string, string>({
       clientId,
@@ -225,6 +282,8 @@ class PlatformaticConsumer implements Consumer {
       maxBytes: tuning.fetchMaxBytes,
       maxBytesPerPartition: tuning.fetchMaxBytesPerPartition,
       highWaterMark: Math.max(this.maxBatch, 16),
+      // Only committed transactions' messages (the enricher's output is transactional).
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
       timeout: 30_000,
       retries: 5,
       retryDelay: 500,
@@ -244,7 +303,61 @@ class PlatformaticConsumer implements Consumer {
     this.awaitingOffsets = true;
     this.logger.debug({ group: this.options.groupId, generation: this.generation, assignment: Object.fromEntries(assignment) }, 'kafka consumer joined');
     this.floors.assign(this.options.onAssign, assignment).catch((err) => this.fail(err));
+    // A partition may have moved and back: its producer may be fenced. Fresh ones per assignment.
+    this.dropTxProducers();
     this.wake.wake();
+  }
+
+  private dropTxProducers(): void {
+    for (const p of this.txProducers.values()) p.close().catch((err: unknown) => this.logger.debug({ err: describeError(err) }, 'transactional producer close'));
+    this.txProducers.clear();
+  }
+
+  async runTransactional(handler: TransformHandler): Promise<void> {
+    if (!this.makeTxProducer) throw new Error('not a transactional consumer');
+    this.transform = handler;
+    await this.run(async () => {
+      throw new Error('unreachable: a transactional consumer dispatches through its transform');
+    });
+  }
+
+  /**
+   * One transaction: the handler's output and offset+1 of the batch's last message, through the
+   * input partition's transactional producer. A rebalance while it runs aborts it (the new owner
+   * re-reads the batch); any other failure aborts it and stops the consumer.
+   */
+  private async transact(key: string, messages: InMessage[], last: Queued, generation: number): Promise<boolean> {
+    const out = await this.transform!(messages);
+    let producer = this.txProducers.get(key);
+    if (!producer) {
+      const m = last.message;
+      producer = this.makeTxProducer!(`${(this.options as TransactionalOptions).transactionalIdPrefix}-${m.topic}-${m.partition}`);
+      this.txProducers.set(key, producer);
+    }
+    let tx: Awaited<ReturnType<typeof producer.beginTransaction>> | undefined;
+    try {
+      tx = await producer.beginTransaction();
+      for (const o of out) {
+        for (const chunk of chunkBySize(o.messages, this.maxRequestBytes)) {
+          await tx.send({ messages: chunk.map((m) => ({ topic: o.topic, key: m.key, value: m.value, headers: m.headers ?? {} })) });
+        }
+      }
+      await (this.options as TransactionalOptions).afterProduce?.(++this.transactions);
+      await tx.addConsumer(this.client);
+      await tx.addOffset(last.raw);
+      await tx.commit();
+    } catch (err) {
+      await tx?.abort().catch(() => {});
+      this.txProducers.delete(key);
+      await producer.close().catch(() => {});
+      if (generation !== this.generation || isRebalanceError(err) || isFencedError(err)) {
+        this.logger.warn({ partition: key, err: describeError(err) }, 'kafka transaction aborted (rebalance, fence or a transaction still being aborted); the batch goes again');
+        return false;
+      }
+      throw err;
+    }
+    this.handled.set(key, last.message.offset + 1);
+    return true;
   }
 
   async run(handler: BatchHandler): Promise<void> {
@@ -277,6 +390,7 @@ class PlatformaticConsumer implements Consumer {
     if (offset < (this.handled.get(key) ?? 0)) return;
     this.queues.push(key, {
       message: { topic: m.topic, partition: m.partition, offset, key: m.key ?? '', value: m.value ?? Buffer.alloc(0), headers: headersToRecord(m.headerEntries) },
+      raw: m,
       leaderEpoch: m.leaderEpoch,
       at: Date.now(),
     });
@@ -317,10 +431,26 @@ class PlatformaticConsumer implements Consumer {
       const key = `${first.topic}:${first.partition}`;
       const messages = this.floors.filter(taken.map((q) => q.message)).filter((m) => m.offset >= (this.handled.get(key) ?? 0));
       if (messages.length === 0) continue;
+      if (this.transform) {
+        if (!(await this.transact(key, messages, taken[taken.length - 1]!, generation)) && generation === this.generation) {
+          // Still ours: the same batch again, with a fresh producer, after a pause (an aborting
+          // transaction of the previous owner answers CONCURRENT_TRANSACTIONS for a moment).
+          this.queues.requeue(key, taken);
+          await this.wake.wait(500);
+        }
+        continue;
+      }
       const held = await handler(messages);
       const last = messages[messages.length - 1]!;
       const next = last.offset + 1;
-      const commit = typeof held === 'number' ? Math.min(held, next) : next;
+      let commit = typeof held === 'number' ? Math.min(held, next) : next;
+      // Transaction markers after the last record (a transactional producer upstream) take offsets
+      // no record has: when everything fetched of this partition is handled, commit the fetch
+      // position past them, so a caught-up group's committed offset reaches the partition's end.
+      if (commit === next && this.queues.isEmpty(key) && !this.pausedByUs && this.stream?.readableLength === 0) {
+        const fetched = this.stream.offsetsToFetch.get(key);
+        if (fetched !== undefined && Number(fetched) > next && generation === this.generation) commit = Number(fetched);
+      }
       try {
         await this.client.commit({
           offsets: [{ topic: last.topic, partition: last.partition, offset: BigInt(commit), leaderEpoch: taken[taken.length - 1]!.leaderEpoch }],
@@ -358,6 +488,7 @@ class PlatformaticConsumer implements Consumer {
         } catch (err) {
           this.logger.debug({ err: describeError(err) }, 'kafka consumer close');
         }
+        this.dropTxProducers();
         if (this.failure !== undefined) this.settle.reject(this.failure);
         else this.settle.resolve();
       })();

@@ -1,4 +1,4 @@
-export type { Transport, Producer, Consumer, ConsumerOptions, BatchHandler, InMessage, OutMessage } from './transport.ts';
+export type { Transport, Producer, Consumer, ConsumerOptions, BatchHandler, InMessage, OutMessage, Produced, TransformHandler, TransactionalOptions, TransactionalConsumer } from './transport.ts';
 export { MemoryTransport, partitionFor } from './memory.ts';
 export { PermanentError, isPermanent, errorMessage, retry } from './errors.ts';
 export { dlqMessage, DlqHeaders } from './dlq.ts';

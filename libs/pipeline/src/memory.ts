@@ -2,7 +2,7 @@
 // commits, redelivery from the committed offset) without a broker, for `tollgate demo`
 // when TOLLGATE_KAFKA_BROKERS is empty. It is not a Kafka fake for tests: tests that are
 // about Kafka run on the real broker. One member per consumer group.
-import type { BatchHandler, Consumer, ConsumerOptions, InMessage, OutMessage, Producer, Transport } from './transport.ts';
+import type { BatchHandler, Consumer, ConsumerOptions, InMessage, OutMessage, Producer, TransactionalConsumer, TransactionalOptions, Transport } from './transport.ts';
 
 interface Partition {
   base: number; // offset of messages[0]
@@ -146,6 +146,20 @@ export class MemoryTransport implements Transport {
         this.produced.notify();
         await done.catch(() => {});
       },
+    };
+  }
+
+  /** In one process, produce-then-commit is all or nothing: a crash loses the whole transport. */
+  async transactional(clientId: string, options: TransactionalOptions): Promise<TransactionalConsumer> {
+    const producer = await this.producer(clientId);
+    const consumer = await this.consumer(clientId, options);
+    return {
+      done: consumer.done,
+      run: (handler) =>
+        consumer.run(async (messages) => {
+          for (const o of await handler(messages)) if (o.messages.length > 0) await producer.send(o.topic, o.messages);
+        }),
+      close: () => consumer.close(),
     };
   }
 

@@ -58,12 +58,48 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
+/** Messages for one topic, from a consume-transform-produce handler. */
+export interface Produced {
+  topic: string;
+  messages: OutMessage[];
+}
+
+/**
+ * Consume-transform-produce: called with the messages of one partition, in offset order; resolves
+ * with what to produce for them. The output and the consumed offsets (offset+1 of the last one)
+ * commit in ONE Kafka transaction, so a read_committed reader sees each output exactly once across
+ * crashes, retried sends and rebalances. A rejection aborts the transaction and stops the consumer.
+ */
+export type TransformHandler = (messages: InMessage[]) => Promise<Produced[]>;
+
+export interface TransactionalOptions extends ConsumerOptions {
+  /**
+   * Prefix of the transactional ids: one producer per input partition, `<prefix>-<topic>-<partition>`,
+   * so whoever takes a partition over fences the previous owner's producer (a zombie's open
+   * transaction is aborted, its later writes refused) and a crashed owner's open transaction is
+   * aborted at once rather than after the transaction timeout.
+   */
+  transactionalIdPrefix: string;
+  /** Fault injection (crash tests): called after a transaction's sends, before its offsets and commit. */
+  afterProduce?: (batch: number) => void | Promise<void>;
+}
+
+export interface TransactionalConsumer {
+  /** Starts consuming in the background; returns once joined. */
+  run(handler: TransformHandler): Promise<void>;
+  readonly done: Promise<void>;
+  /** Stops fetching, waits for the transaction in hand, leaves the group. Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface Transport {
   readonly name: string;
   /** Creates the topics (and their .dlq) that do not exist yet. */
   ensureTopics(topics: string[], partitions: number): Promise<void>;
   producer(clientId: string): Promise<Producer>;
   consumer(clientId: string, options: ConsumerOptions): Promise<Consumer>;
+  /** A consume-transform-produce consumer whose output and offsets commit in one transaction. Every consumer reads read_committed. */
+  transactional(clientId: string, options: TransactionalOptions): Promise<TransactionalConsumer>;
   /** Committed offsets of a group (next offset to read), per partition; for lag and tests. */
   committed(groupId: string, topic: string): Promise<Map<number, number>>;
   /** End offsets per partition. */

@@ -90,7 +90,7 @@ test('nothing is committed while the enriched batch cannot be produced', async (
   const t = new MemoryTransport();
   await t.ensureTopics([topics.raw, dlqTopic(topics.raw)], 1); // the enriched topic is missing: every produce fails
   const context = { index: new OwnerIndex({ podGraceMs: 60_000 }), classifier: new Classifier(), cloud: '', natGateway: false };
-  const enricher = createEnricher({ transport: t, topics, registry, logger, context, inventory: eventsSource(inventory), produceRetry: { attempts: 2, baseMs: 1 } });
+  const enricher = createEnricher({ transport: t, topics, registry, logger, context, inventory: eventsSource(inventory) });
   await enricher.start();
   const p = await t.producer('agent');
   await p.send(topics.raw, [{ key: 'n1', value: rawCodec.encode(batch('n1', [flow({ src: '10.244.1.5', dst: '89.160.20.112', dport: 443, orig: 1, reply: 1 })])) }]);

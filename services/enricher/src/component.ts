@@ -1,13 +1,20 @@
 // The enricher stage: flows.raw.v1 -> enrich -> flows.enriched.v1, one enriched message per
 // raw message (key: the node). A message that cannot be decoded or enriched goes to
-// `<raw topic>.dlq` with the reason and never blocks its partition. The consumer commits a
-// batch only after every message of it is safe (produced and acknowledged, or in the DLQ).
+// `<raw topic>.dlq` with the reason and never blocks its partition; an invalid record goes there
+// too and the rest of its message is enriched (validate.ts).
+//
+// Exactly once: a consume-transform-produce loop in Kafka transactions (Transport.transactional):
+// a batch's enriched messages, its DLQ messages and the consumed offsets commit in one
+// transaction, through a producer per input partition whose transactional id fences a zombie
+// instance of the previous owner; the sink reads read_committed. A crash, a rebalance or a retried
+// send at any moment commits the batch once or not at all, so several replicas run safely.
 import type { Logger } from '@tollgate/log';
 import { ZONE_LABEL, type InventorySource } from '@tollgate/kube';
-import { dlqMessage, errorMessage, isPermanent, once, retry } from '@tollgate/pipeline';
-import type { Component, Consumer, InMessage, OutMessage, Producer, TopicNames, Transport } from '@tollgate/pipeline';
+import { dlqMessage, errorMessage, isPermanent, once } from '@tollgate/pipeline';
+import type { Component, InMessage, OutMessage, Produced, Producer, TopicNames, TransactionalConsumer, Transport } from '@tollgate/pipeline';
 import { Family, type EnrichedFlowBatch, type RawFlowBatch, type SchemaRegistry } from '@tollgate/schema';
 import { enrichBatch, newCounters, type EnrichContext, type EnrichCounters } from './enrich.ts';
+import { validateRaw } from './validate.ts';
 
 export const STAGE = 'enricher';
 
@@ -26,8 +33,12 @@ export interface EnricherDeps {
   maxBatch?: number;
   /** Index entries older than this behind the slowest partition are forgotten (default 1 h). */
   retentionMs?: number;
-  /** Retries of a failed produce before the consumer stops uncommitted (default 5 from 200 ms). */
-  produceRetry?: { attempts: number; baseMs: number };
+  /** Kafka transactions (exactly once); default false: at-least-once (send, then commit). */
+  transactions?: boolean;
+  /** Prefix of the transactional ids (one per input partition); default: the group id. */
+  transactionalIdPrefix?: string;
+  /** Fault injection (crash tests): called with each batch's output before its transaction commits. */
+  beforeCommit?: (produced: Produced[]) => void;
 }
 
 export interface EnricherStats extends EnrichCounters {
@@ -79,23 +90,12 @@ export function createEnricher(deps: EnricherDeps): Enricher {
   /** Per partition, the newest window seen: the index forgets what is older than the slowest one. */
   const watermarks = new Map<string, number>();
   let handled = 0;
+  let consumer: Pick<TransactionalConsumer, 'close' | 'done'> | undefined;
   let producer: Producer | undefined;
-  let consumer: Consumer | undefined;
   let resolveDone!: () => void;
   let rejectDone!: (e: unknown) => void;
   const done = new Promise<void>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
   done.catch(() => {});
-
-  const send = (topic: string, messages: OutMessage[]) =>
-    retry(() => producer!.send(topic, messages).catch((err: unknown) => {
-      s.produceErrors++;
-      throw err;
-    }), {
-      attempts: deps.produceRetry?.attempts ?? 5,
-      baseMs: deps.produceRetry?.baseMs ?? 200,
-      maxMs: 5_000,
-      onRetry: (err, attempt, delayMs) => (s.produceRetries++, log.warn({ err: errorMessage(err), topic, attempt, delayMs }, 'produce failed, retrying')),
-    });
 
   function toDlq(dlq: Map<string, OutMessage[]>, msg: InMessage, reason: string): void {
     const d = dlqMessage(msg, STAGE, reason);
@@ -108,7 +108,7 @@ export function createEnricher(deps: EnricherDeps): Enricher {
     log.warn({ topic: msg.topic, partition: msg.partition, offset: msg.offset, reason }, 'raw message sent to the DLQ');
   }
 
-  async function handle(batch: InMessage[]): Promise<void> {
+  async function handle(batch: InMessage[]): Promise<Produced[]> {
     const t0 = performance.now();
     const out: OutMessage[] = [];
     const dlq = new Map<string, OutMessage[]>();
@@ -121,6 +121,17 @@ export function createEnricher(deps: EnricherDeps): Enricher {
       } catch (err) {
         if (!isPermanent(err)) throw err;
         toDlq(dlq, msg, `decode: ${errorMessage(err)}`);
+        continue;
+      }
+      try {
+        const v = validateRaw(raw);
+        if (v.bad.length > 0) {
+          const shown = v.bad.slice(0, 5).map((b) => `flow ${b.index}: ${b.reason}`).join('; ');
+          toDlq(dlq, msg, `invalid: ${v.bad.length} of ${raw.flows.length} flows invalid (the rest enriched): ${shown}`);
+        }
+        raw = v.batch;
+      } catch (err) {
+        toDlq(dlq, msg, `invalid: ${errorMessage(err)}`);
         continue;
       }
       try {
@@ -137,15 +148,16 @@ export function createEnricher(deps: EnricherDeps): Enricher {
         toDlq(dlq, msg, `enrich: ${errorMessage(err)}`);
       }
     }
-    const sends: Array<Promise<void>> = [];
-    if (out.length) sends.push(send(topics.enriched, out));
-    for (const [topic, msgs] of dlq) sends.push(send(topic, msgs));
-    await Promise.all(sends);
+    const produced: Produced[] = [];
+    if (out.length) produced.push({ topic: topics.enriched, messages: out });
+    for (const [topic, messages] of dlq) produced.push({ topic, messages });
+    deps.beforeCommit?.(produced);
     s.produced += out.length;
     for (const fn of batchHooks) fn((performance.now() - t0) / 1000);
     if (++handled % 64 === 0 && watermarks.size) {
       context.index.prune(Math.min(...watermarks.values()) - retention);
     }
+    return produced;
   }
 
   return {
@@ -165,9 +177,27 @@ export function createEnricher(deps: EnricherDeps): Enricher {
         if (z.nodes > 0 && z.zoned === 0) log.warn({ nodes: z.nodes }, `no node carries the ${ZONE_LABEL} label: every in-cluster byte will look same-zone`);
         else if (z.zoned < z.nodes) log.warn({ nodes: z.nodes, zoned: z.zoned }, `some nodes carry no ${ZONE_LABEL} label: their traffic counts as cross-zone`);
       }
-      producer = await transport.producer(clientId);
-      consumer = await transport.consumer(clientId, { groupId: deps.groupId ?? 'tollgate-enricher', topics: [topics.raw], maxBatch: deps.maxBatch ?? 100 });
-      await consumer.run(handle);
+      const groupId = deps.groupId ?? 'tollgate-enricher';
+      if (deps.transactions) {
+        const tc = await transport.transactional(clientId, { groupId, topics: [topics.raw], maxBatch: deps.maxBatch ?? 100, transactionalIdPrefix: deps.transactionalIdPrefix ?? groupId });
+        consumer = tc;
+        await tc.run(handle);
+      } else {
+        // At least once: the batch's output is sent (acknowledged), then the consumer commits.
+        const p = (producer = await transport.producer(clientId));
+        const c = await transport.consumer(clientId, { groupId, topics: [topics.raw], maxBatch: deps.maxBatch ?? 100 });
+        consumer = c;
+        await c.run(async (batch) => {
+          for (const o of await handle(batch)) {
+            try {
+              await p.send(o.topic, o.messages);
+            } catch (err) {
+              s.produceErrors++;
+              throw err;
+            }
+          }
+        });
+      }
       consumer.done.then(resolveDone, (err) => {
         log.error({ err: errorMessage(err) }, 'enricher consumer stopped');
         rejectDone(err);

@@ -110,7 +110,7 @@ function prepare(s: EnricherSettings, deps: EnricherDependencies): { context: En
 
 function assemble(s: EnricherSettings, parts: { context: EnrichContext; inventory: InventorySource }, deps: EnricherDependencies & { transport: Transport }): Enricher {
   const { context, inventory } = parts;
-  const enricher = createEnricher({ transport: deps.transport, topics: deps.topics, registry: deps.registry, logger: deps.logger, context, inventory, groupId: deps.groupId });
+  const enricher = createEnricher({ transport: deps.transport, topics: deps.topics, registry: deps.registry, logger: deps.logger, context, inventory, groupId: deps.groupId, transactions: s.transactions });
   if (deps.metrics) {
     const kube = inventory.name === 'kube' ? (inventory as KubeSource) : undefined;
     bindEnricherMetrics(deps.metrics, { enricher, transport: deps.transport, rawTopic: deps.topics.raw, kube });
