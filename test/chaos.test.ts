@@ -4,16 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runChaos } from './chaos/chaos.ts';
 
-test('chaos (short): random SIGKILLs of the sink; flows, rollups and costs equal the truth', { timeout: 900_000 }, async () => {
+test('chaos (short): random SIGKILLs of the agent, the two enrichers and the sink, and a broker outage; flows, rollups and costs equal the truth', { timeout: 900_000 }, async () => {
   const seed = Number(process.env.TOLLGATE_CHAOS_SEED ?? 11);
   const r = await runChaos({
     seed,
-    kills: 6,
+    kills: 8,
     scale: 2,
     days: 8,
-    // The agent and the enricher join the victims (and the broker outage) when they are exactly once.
-    outageS: 0,
-    stages: ['sink'],
+    outageS: 12,
+    stages: ['agent', 'enricher', 'sink'],
     port: 0,
     gapMs: [1_500, 3_000],
     log: (l) => console.log(l),

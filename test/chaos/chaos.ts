@@ -248,7 +248,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
 
     // The agent ends when its replay ends; then every stage drains.
-    await Promise.race([agentDone, sleep(900_000).then(() => Promise.reject(new Error(`the agent did not finish\n${procs.get('agent')!.log.join('').slice(-4000)}`)))]);
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([
+      agentDone,
+      new Promise<never>((_, reject) => {
+        giveUp = setTimeout(() => reject(new Error(`the agent did not finish\n${procs.get('agent')!.log.join('').slice(-4000)}`)), 900_000);
+      }),
+    ]).finally(() => clearTimeout(giveUp));
     const k = kafka;
     await waitFor('the enrichers to drain flows.raw', () => caughtUp(k, `${prefix}.tollgate-enricher`, topics.raw), 600_000, () => all);
     await waitFor('the sink to drain flows.enriched', () => caughtUp(k, `${prefix}.tollgate-sink`, topics.enriched), 600_000, () => all);
