@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
@@ -51,6 +52,29 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: nu
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Prometheus text -> a sum over the series of `name` that carry every label given. */
+function parseMetrics(text: string): (name: string, labels?: Record<string, string>) => number | undefined {
+  const series: Array<{ name: string; labels: string; value: number }> = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-z_][a-z0-9_]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m) series.push({ name: m[1]!, labels: m[2] ?? '', value: Number(m[3]) });
+  }
+  return (name, labels = {}) => {
+    const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    const hits = series.filter((x) => x.name === name && want.every((w) => x.labels.split(',').includes(w)));
+    return hits.length ? hits.reduce((a, x) => a + x.value, 0) : undefined;
+  };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }
 
 const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
@@ -97,7 +121,9 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     const sinkEnv = { ...env, TOLLGATE_SINK_BATCH_ROWS: '2000' };
     let sink = start('sink', 'sink', sinkEnv);
     procs.push(sink);
-    const enricher = start('enricher', 'enricher', env);
+    // The enricher serves /metrics, /healthz and /readyz (checked against what it processed, below).
+    const metricsPort = await freePort();
+    const enricher = start('enricher', 'enricher', { ...env, TOLLGATE_METRICS_PORT: String(metricsPort), TOLLGATE_METRICS_HOST: '127.0.0.1' });
     procs.push(enricher);
     const agent = start('agent', 'agent', env);
     procs.push(agent);
@@ -115,6 +141,18 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
     await waitFor('the sink to drain flows.enriched', () => caughtUp(kafka, `${prefix}.tollgate-sink`, topics.enriched), 120_000, procs);
     const enrichedMessages = sum(await kafka.endOffsets(topics.enriched));
     assert.ok(committedAtKill > 0 && committedAtKill < enrichedMessages, `killed mid-stream: ${committedAtKill} of ${enrichedMessages} committed`);
+    // The enricher's endpoint, scraped while it runs: alive, ready, and counters equal to what it
+    // processed (the raw topic's messages, Kafka's count of its DLQ, and below the rows stored).
+    const base = `http://127.0.0.1:${metricsPort}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const metric = parseMetrics(await (await fetch(`${base}/metrics`)).text());
+    const stage = { stage: 'enricher' };
+    assert.equal(metric('tollgate_messages_in_total', stage), sum(await kafka.endOffsets(topics.raw)), 'enricher messages in = raw topic messages');
+    assert.equal(metric('tollgate_dlq_messages_total', stage), sum(await kafka.endOffsets(dlqTopic(topics.raw))), 'enricher DLQ counter = raw DLQ messages');
+    assert.ok((metric('tollgate_process_resident_memory_bytes') ?? 0) > 0, 'process metrics');
+    const recordsOut = metric('tollgate_records_out_total', stage);
+
     for (const p of [sink, enricher]) p.child.kill('SIGTERM');
     assert.equal(await sink.exited, 0, `sink exit code\n${sink.log.join('')}`);
     assert.equal(await enricher.exited, 0, `enricher exit code\n${enricher.log.join('')}`);
@@ -132,6 +170,10 @@ test('agent -> Kafka -> enricher -> Kafka -> sink -> chDB: exact bytes, costs an
 
     const store = await openStore({ url: '', user: 'default', password: '', database: 'tollgate', dataDir }, logger);
     try {
+      // Every record the enricher counted out is one row in flows (no crash of the enricher here).
+      const stored = await store.client.query({ query: 'SELECT toString(count()) AS n FROM tollgate.flows', format: 'JSONEachRow' });
+      assert.equal(recordsOut, Number((await stored.json<{ n: string }>())[0]!.n), 'enricher records out = rows stored');
+
       // Bytes per workload per class: exactly the ground truth.
       const key = (r: { namespace: string; workload_kind: string; workload: string; class: string }) => `${r.namespace}/${r.workload_kind}/${r.workload}|${r.class}`;
       const truth = new Map(scenario.truth().map((r) => [key(r), { egress: r.egress_bytes, ingress: r.ingress_bytes }]));
