@@ -9,8 +9,9 @@
 // The decision is a function of what precedes a message in its partition, so it repeats after any
 // crash: on (re)assignment the positions are rebuilt from the stored rows before the offset the sink
 // resumes at (flows.src_agent_id / src_seq / src_offset), and a re-read of an interrupted chunk
-// drops exactly what its first reading dropped. A batch with no flows leaves no row; a resend of it
-// carries no bytes either.
+// drops exactly what its first reading dropped. Only messages with rows advance a position (as the
+// rebuilt positions see it); a batch with no flows leaves no row, and a resend of it carries no
+// bytes either.
 import type { Store } from './store.ts';
 
 export class AgentPositions {
@@ -20,12 +21,27 @@ export class AgentPositions {
     for (const [a, s] of initial) this.seqs.set(a, s);
   }
 
-  /** True if the message is a resend (drop it); else records its seq and returns false. */
-  resend(agentId: string, seq: number): boolean {
+  /** True if a message of `agentId` with `seq` is a second copy (drop it). */
+  isResend(agentId: string, seq: number): boolean {
     if (agentId === '') return false;
     const max = this.seqs.get(agentId);
-    if (max !== undefined && seq <= max) return true;
-    this.seqs.set(agentId, seq);
+    return max !== undefined && seq <= max;
+  }
+
+  /**
+   * Records a message that is stored (it has rows). Messages without rows do not count: the
+   * positions rebuilt after a crash come from stored rows, and a poison message whose records were
+   * all refused cannot move an agent's position.
+   */
+  advance(agentId: string, seq: number): void {
+    if (agentId === '') return;
+    if ((this.seqs.get(agentId) ?? -1) < seq) this.seqs.set(agentId, seq);
+  }
+
+  /** isResend, then advance: true if the message is a second copy. */
+  resend(agentId: string, seq: number): boolean {
+    if (this.isResend(agentId, seq)) return true;
+    this.advance(agentId, seq);
     return false;
   }
 

@@ -184,12 +184,13 @@ export function createSink(deps: SinkDeps): Sink {
           toDlq(m, 'invalid', `${v.bad.length} of ${batch.flows.length} flows invalid (the rest stored): ${shown}`);
         }
         batch = v.batch;
-        if (pos.resend(batch.source.agent_id, batch.source.seq)) {
+        if (pos.isResend(batch.source.agent_id, batch.source.seq)) {
           counters.resends++;
           own?.tollgate_sink_resent_batches_total.inc();
           continue;
         }
         if (batch.flows.length === 0) continue;
+        pos.advance(batch.source.agent_id, batch.source.seq);
         const src = { topic: m.topic, partition: m.partition, offset: m.offset };
         // Late data (near flows' TTL) feeds the rollups from its own rows; recent rows are read back from flows.
         item = needsRollupRows(batch.window_start)
