@@ -6,53 +6,19 @@
 // restarted, and a poison message sits in the raw topic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createServer, type AddressInfo } from 'node:net';
 import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
 import { createScenario, DAY } from '@tollgate/sim';
 import { expectedCosts } from './truth-costs.ts';
+import { freePort, startTollgate as start, waitFor as waitUntil, type Proc } from './support/processes.ts';
 import { allTopics, caughtUp, dlqTopic, DlqHeaders, topicNames } from '@tollgate/pipeline';
 
-const BIN = fileURLToPath(new URL('../bin/tollgate.mjs', import.meta.url));
 const BROKERS = process.env.TOLLGATE_TEST_KAFKA ?? '127.0.0.1:9092';
 
-
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  log: string[];
-}
-
-function start(name: string, command: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log: string[] = [];
-  const keep = (d: Buffer) => {
-    log.push(d.toString());
-    if (log.length > 200) log.shift();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { name, child, exited, log };
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: number, procs: Proc[]): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) {
-      const logs = procs.map((p) => `--- ${p.name}\n${p.log.join('').slice(-3000)}`).join('\n');
-      throw new Error(`timed out waiting for ${what}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Prometheus text -> a sum over the series of `name` that carry every label given. */
 function parseMetrics(text: string): (name: string, labels?: Record<string, string>) => number | undefined {
@@ -69,13 +35,7 @@ function parseMetrics(text: string): (name: string, labels?: Record<string, stri
   };
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+const waitFor = (what: string, cond: () => Promise<boolean>, timeoutMs: number, procs: Proc[]) => waitUntil(what, cond, timeoutMs, () => procs);
 
 const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 

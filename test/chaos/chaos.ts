@@ -8,22 +8,21 @@
 //   node test/chaos/chaos.ts --seed 7 --kills 20 --scale 32 --outage-s 30 --stages agent,enricher,sink
 //
 // Every kill is printed with the seed, so a failure can be replayed with the same arguments.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer, type AddressInfo } from 'node:net';
 import { createLogger } from '@tollgate/log';
 import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
 import { createScenario, DAY } from '@tollgate/sim';
 import { expectedCosts } from '../truth-costs.ts';
+import { freePort, startTollgate, waitFor, type Proc } from '../support/processes.ts';
 import { allTopics, caughtUp, dlqTopic, topicNames, type Transport } from '@tollgate/pipeline';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(REPO, 'bin/tollgate.mjs');
 const KAFKA_SH = join(REPO, 'infra/kafka/kafka.sh');
 
 
@@ -68,51 +67,10 @@ function rng(seed: number): () => number {
   };
 }
 
-interface Proc {
-  name: string;
-  role: StageName;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  log: string[];
-}
-
-function spawnStage(name: string, role: StageName, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [BIN, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log: string[] = [];
-  const keep = (d: Buffer) => {
-    log.push(d.toString());
-    if (log.length > 300) log.shift();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ? null : code)));
-  return { name, role, child, exited, log };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function kafkaSh(cmd: 'start' | 'stop' | 'ensure', env: NodeJS.ProcessEnv): void {
   execFileSync('bash', [KAFKA_SH, cmd], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: number, procs: () => Proc[]): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let ok = false;
-    try {
-      ok = await cond();
-    } catch {
-      ok = false;
-    }
-    if (ok) return;
-    if (Date.now() > deadline) {
-      const logs = procs()
-        .map((p) => `--- ${p.name}\n${p.log.join('').slice(-4000)}`)
-        .join('\n');
-      throw new Error(`timed out waiting for ${what}\n${logs}`);
-    }
-    await sleep(500);
-  }
 }
 
 /** What an interrupted run (SIGINT/SIGTERM of the driver) must still undo: its processes and its broker. */
@@ -122,15 +80,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     for (const undo of emergency) undo();
     process.exit(130);
   });
-}
-
-/** A port nobody listens on now (the kernel's pick), for the run's own broker. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
@@ -181,7 +130,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const agentDone = new Promise<void>((resolve) => (agentFinished = resolve));
   let agentHasFinished = false;
   const start = (name: string, role: StageName): Proc => {
-    const p = spawnStage(name, role, env);
+    const p = startTollgate(name, role, env);
     procs.set(name, p);
     all.push(p);
     void p.exited.then((code) => {
@@ -235,7 +184,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         o.log('chaos: broker back');
       }
       // A finished agent (the replay ended) is not restarted; it cannot be killed any more.
-      const candidates = [...procs.values()].filter((p) => o.stages.includes(p.role) && p.child.exitCode === null && !(p.role === 'agent' && agentHasFinished));
+      const candidates = [...procs.values()].filter((p) => o.stages.includes(p.command as StageName) && p.child.exitCode === null && !(p.command === 'agent' && agentHasFinished));
       if (candidates.length === 0) break;
       const victim = candidates[Math.floor(random() * candidates.length)]!;
       const line = `kill ${k + 1}/${o.kills}: SIGKILL ${victim.name} at +${((Date.now() - t0) / 1000).toFixed(1)} s`;
@@ -244,7 +193,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       victim.child.kill('SIGKILL');
       await victim.exited;
       await sleep(random() * 1500);
-      start(victim.name, victim.role);
+      start(victim.name, victim.command as StageName);
     }
 
     // The agent ends when its replay ends; then every stage drains.
