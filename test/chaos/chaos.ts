@@ -44,6 +44,8 @@ export interface ChaosOptions {
   /** Pause between kills, ms: uniform in [min, max]. */
   gapMs: [number, number];
   log: (line: string) => void;
+  /** Keep the work directory (chDB store, broker data) when the run is not exact, for a diagnosis. */
+  keepOnMismatch?: boolean;
 }
 
 export interface ChaosResult {
@@ -175,6 +177,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     launch(slot);
   };
   let kafka: Transport | undefined;
+  let keep = false;
   const undo = () => {
     stopping = true;
     for (const p of all) signalGroup(p, 'SIGKILL');
@@ -183,7 +186,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     } catch {
       /* already down */
     }
-    rmSync(work, { recursive: true, force: true });
+    if (keep) o.log(`chaos: work dir kept for a diagnosis: ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   };
   emergency.add(undo);
   o.log(`chaos: seed ${o.seed}, scale ${o.scale}, ${o.days} days, ${o.kills} kills of ${o.stages.join('/')}, broker outage ${o.outageS} s, work dir ${work}`);
@@ -316,6 +320,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const seconds = (Date.now() - t0) / 1000;
     o.log(`chaos: ${flows.toLocaleString('en-US')} flows stored, ${kills.length} kills, ${restarts} restarts after an exit, ${mismatches.length} mismatches, ${seconds.toFixed(0)} s (seed ${o.seed})`);
     for (const m of mismatches) o.log(`chaos: MISMATCH ${m}`);
+    keep = mismatches.length > 0 && o.keepOnMismatch === true;
     return { flows, kills, restarts, mismatches, seconds };
   } finally {
     emergency.delete(undo);
@@ -334,6 +339,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       'outage-s': { type: 'string', default: '30' },
       stages: { type: 'string', default: 'agent,enricher,sink' },
       port: { type: 'string', default: '0' },
+      gap: { type: 'string', default: '1000,4000' },
+      keep: { type: 'boolean', default: false },
     },
   });
   const stages = values.stages.split(',').map((s) => s.trim()) as StageName[];
@@ -346,8 +353,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     outageS: Number(values['outage-s']),
     stages,
     port: Number(values.port),
-    gapMs: [1_000, 4_000],
+    gapMs: values.gap.split(',').map(Number) as [number, number],
     log: (l) => console.log(l),
+    keepOnMismatch: values.keep,
   });
   process.exitCode = result.mismatches.length ? 1 : 0;
 }
