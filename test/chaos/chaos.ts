@@ -19,7 +19,7 @@ import { createKafkaTransport } from '@tollgate/kafka';
 import { openStore } from '@tollgate/clickhouse';
 import { createScenario, DAY } from '@tollgate/sim';
 import { expectedCosts } from '../truth-costs.ts';
-import { freePort, startTollgate, waitFor, type Proc } from '../support/processes.ts';
+import { alive, freePort, signalGroup, startTollgate, waitFor, type Proc } from '../support/processes.ts';
 import { allTopics, caughtUp, dlqTopic, topicNames, type Transport } from '@tollgate/pipeline';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,6 +44,8 @@ export interface ChaosOptions {
   /** Pause between kills, ms: uniform in [min, max]. */
   gapMs: [number, number];
   log: (line: string) => void;
+  /** Keep the work directory (chDB store, broker data) when the run is not exact, for a diagnosis. */
+  keepOnMismatch?: boolean;
 }
 
 export interface ChaosResult {
@@ -119,46 +121,73 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const scenario = createScenario({ seed: o.seed, days: o.days, scale: o.scale, start: simStart });
   const logger = createLogger('warn');
   const kills: string[] = [];
-  const procs = new Map<string, Proc>();
+  // The driver supervises the stages as Kubernetes would (restartPolicy Always), from ONE place:
+  // a slot per stage, and only the slot's exit handler starts the next process, after the
+  // previous one is gone (its 'exit' event: reaped, so its chDB lock is released). A stage that
+  // exits on its own with an error (a broker it cannot reach, a fenced partition) is started
+  // again after a second; one the driver killed, after the pause the schedule drew. The driver
+  // never starts a process itself, so a kill that races with a stage's own exit cannot start two
+  // (two sinks: the second one finds the store locked). The agent's exit 0 is the end of its replay.
+  interface Slot {
+    name: string;
+    role: StageName;
+    proc: Proc;
+    /** The restart pause after the driver's next kill (ms). */
+    killPauseMs?: number;
+    restarting: boolean;
+    finished: boolean;
+  }
+  const slots = new Map<string, Slot>();
   const all: Proc[] = [];
-  // The driver supervises the stages as Kubernetes would (restartPolicy Always): a stage that
-  // exits on its own with an error (a broker it cannot reach at start, a fetch that keeps
-  // failing) is started again after a second; the agent's exit 0 is the end of its replay.
   let stopping = false;
   let restarts = 0;
   let agentFinished: () => void = () => {};
   const agentDone = new Promise<void>((resolve) => (agentFinished = resolve));
-  let agentHasFinished = false;
-  const start = (name: string, role: StageName): Proc => {
-    const p = startTollgate(name, role, env);
-    procs.set(name, p);
+  const launch = (slot: Slot): void => {
+    const p = startTollgate(slot.name, slot.role, env, { group: true });
+    slot.proc = p;
+    slot.restarting = false;
     all.push(p);
     void p.exited.then((code) => {
-      if (stopping || procs.get(name) !== p) return;
-      if (role === 'agent' && code === 0) {
-        agentHasFinished = true;
+      if (stopping || slot.proc !== p) return;
+      if (slot.role === 'agent' && code === 0) {
+        slot.finished = true;
+        o.log(`chaos: the agent finished its replay at +${((Date.now() - t0) / 1000).toFixed(1)} s`);
         agentFinished();
         return;
       }
-      if (code === null) return; // killed by the driver, which restarts it
-      restarts++;
-      o.log(`chaos: ${name} exited with ${code}; restarting it in 1 s (as its Deployment would)`);
+      let pause = 1_000;
+      if (code === null && slot.killPauseMs !== undefined) {
+        pause = slot.killPauseMs;
+      } else {
+        restarts++;
+        const last = p.log.join('').trim().split('\n').slice(-1)[0]?.slice(0, 400) ?? '';
+        o.log(`chaos: ${slot.name} exited with ${code ?? 'a signal'}; restarting it in 1 s (as its Deployment would); its last line: ${last}`);
+      }
+      slot.killPauseMs = undefined;
+      slot.restarting = true;
       setTimeout(() => {
-        if (!stopping && procs.get(name) === p) start(name, role);
-      }, 1_000);
+        if (!stopping && slot.proc === p) launch(slot);
+      }, pause);
     });
-    return p;
+  };
+  const stage = (name: string, role: StageName): void => {
+    const slot = { name, role, restarting: false, finished: false } as Slot;
+    slots.set(name, slot);
+    launch(slot);
   };
   let kafka: Transport | undefined;
+  let keep = false;
   const undo = () => {
     stopping = true;
-    for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    for (const p of all) signalGroup(p, 'SIGKILL');
     try {
       kafkaSh('stop', kafkaEnv);
     } catch {
       /* already down */
     }
-    rmSync(work, { recursive: true, force: true });
+    if (keep) o.log(`chaos: work dir kept for a diagnosis: ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   };
   emergency.add(undo);
   o.log(`chaos: seed ${o.seed}, scale ${o.scale}, ${o.days} days, ${o.kills} kills of ${o.stages.join('/')}, broker outage ${o.outageS} s, work dir ${work}`);
@@ -168,11 +197,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await kafka.ensureTopics(allTopics(topics), 3);
 
     // Downstream first.
-    start('sink', 'sink');
-    start('enricher-1', 'enricher');
-    start('enricher-2', 'enricher');
-    start('agent', 'agent');
+    stage('sink', 'sink');
+    stage('enricher-1', 'enricher');
+    stage('enricher-2', 'enricher');
+    stage('agent', 'agent');
 
+    let round: StageName[] = [];
     const outageAt = o.outageS > 0 ? Math.floor(o.kills / 2) : -1;
     for (let k = 0; k < o.kills; k++) {
       await sleep(o.gapMs[0] + random() * (o.gapMs[1] - o.gapMs[0]));
@@ -183,17 +213,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         kafkaSh('start', kafkaEnv);
         o.log('chaos: broker back');
       }
-      // A finished agent (the replay ended) is not restarted; it cannot be killed any more.
-      const candidates = [...procs.values()].filter((p) => o.stages.includes(p.command as StageName) && p.child.exitCode === null && !(p.command === 'agent' && agentHasFinished));
-      if (candidates.length === 0) break;
-      const victim = candidates[Math.floor(random() * candidates.length)]!;
-      const line = `kill ${k + 1}/${o.kills}: SIGKILL ${victim.name} at +${((Date.now() - t0) / 1000).toFixed(1)} s`;
+      // Running stages only: not one waiting for its restart, not the agent once its replay ended.
+      const candidates = [...slots.values()].filter((s) => o.stages.includes(s.role) && !s.finished && !s.restarting && alive(s.proc));
+      if (candidates.length === 0) {
+        o.log(`chaos: kill ${k + 1}/${o.kills}: no running stage to kill`);
+        continue;
+      }
+      // A random stage, in rounds: each round kills every stage kind once, in a random order (so a
+      // short run kills each of them; the agent, while its replay lasts); then a random process of it.
+      if (!round.some((r) => candidates.some((c) => c.role === r))) round = [...o.stages];
+      const roles = round.filter((r) => candidates.some((c) => c.role === r));
+      const role = roles[Math.floor(random() * roles.length)]!;
+      round = round.filter((r) => r !== role);
+      const ofRole = candidates.filter((c) => c.role === role);
+      const victim = ofRole[Math.floor(random() * ofRole.length)]!;
+      const pause = Math.round(random() * 1500);
+      const line = `kill ${k + 1}/${o.kills}: SIGKILL ${victim.name} (pid ${victim.proc.child.pid}) at +${((Date.now() - t0) / 1000).toFixed(1)} s, restart in ${pause} ms`;
       kills.push(line);
       o.log(`chaos: ${line}`);
-      victim.child.kill('SIGKILL');
-      await victim.exited;
-      await sleep(random() * 1500);
-      start(victim.name, victim.command as StageName);
+      victim.killPauseMs = pause;
+      signalGroup(victim.proc, 'SIGKILL');
+      await victim.proc.exited;
     }
 
     // The agent ends when its replay ends; then every stage drains.
@@ -201,17 +241,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     await Promise.race([
       agentDone,
       new Promise<never>((_, reject) => {
-        giveUp = setTimeout(() => reject(new Error(`the agent did not finish\n${procs.get('agent')!.log.join('').slice(-4000)}`)), 900_000);
+        giveUp = setTimeout(() => reject(new Error(`the agent did not finish\n${slots.get('agent')!.proc.log.join('').slice(-4000)}`)), 900_000);
       }),
     ]).finally(() => clearTimeout(giveUp));
     const k = kafka;
-    await waitFor('the enrichers to drain flows.raw', () => caughtUp(k, `${prefix}.tollgate-enricher`, topics.raw), 600_000, () => all);
-    await waitFor('the sink to drain flows.enriched', () => caughtUp(k, `${prefix}.tollgate-sink`, topics.enriched), 600_000, () => all);
+    const current = () => [...slots.values()].map((s) => s.proc);
+    await waitFor('the enrichers to drain flows.raw', () => caughtUp(k, `${prefix}.tollgate-enricher`, topics.raw), 600_000, current);
+    await waitFor('the sink to drain flows.enriched', () => caughtUp(k, `${prefix}.tollgate-sink`, topics.enriched), 600_000, current);
     stopping = true;
-    for (const p of procs.values()) if (p.child.exitCode === null) p.child.kill('SIGTERM');
-    for (const p of procs.values()) {
-      const c = await p.exited;
-      if (c !== 0 && c !== null) throw new Error(`${p.name} exited with ${c} on SIGTERM\n${p.log.join('').slice(-4000)}`);
+    // Every process ever started must be gone but the current ones (one per stage).
+    const leaked = all.filter((p) => alive(p) && !current().includes(p));
+    if (leaked.length > 0) throw new Error(`processes left running beside their stage's current one: ${leaked.map((p) => `${p.name} pid ${p.child.pid}`).join(', ')}`);
+    const running = [...slots.values()].filter((s) => alive(s.proc));
+    for (const s of running) signalGroup(s.proc, 'SIGTERM');
+    for (const s of running) {
+      const c = await s.proc.exited;
+      if (c !== 0) throw new Error(`${s.name} exited with ${c} on SIGTERM\n${s.proc.log.join('').slice(-4000)}`);
     }
 
     // Where the messages are (for a failure's diagnosis).
@@ -245,6 +290,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
                         FROM tollgate.workload_hourly WHERE workload != '' GROUP BY w, class`),
       );
       flows = Number((await q<{ n: string }>('SELECT toString(count()) AS n FROM tollgate.flows'))[0]!.n);
+      // The other rollup (external destinations of initiators) has no per-role truth of its own:
+      // it must hold exactly what the flows (checked against the truth above) give under its filter.
+      const dest = (rows: Array<{ k: string; v: string }>) => new Map(rows.map((r) => [r.k, r.v]));
+      const destKey = (w: string) => `concat(${w}namespace, '/', ${w}workload_kind, '/', ${w}workload, '|', class, '|', toString(remote_asn), '|', toString(remote_port))`;
+      const fromFlows = dest(
+        await q(`SELECT ${destKey('local_')} AS k,
+                        concat(toString(sum(egress_bytes)), '/', toString(sum(ingress_bytes)), '/', toString(count())) AS v
+                 FROM tollgate.flows WHERE role = 'INITIATOR' AND class IN ('internet', 'private', 'direct', 'cloud_service') GROUP BY k`),
+      );
+      const fromRollup = dest(
+        await q(`SELECT ${destKey('')} AS k, concat(toString(sum(egress_bytes)), '/', toString(sum(ingress_bytes)), '/', toString(sum(flows))) AS v FROM tollgate.destinations_hourly GROUP BY k`),
+      );
+      for (const key of new Set([...fromFlows.keys(), ...fromRollup.keys()])) {
+        if (fromFlows.get(key) !== fromRollup.get(key)) mismatches.push(`destinations_hourly ${key}: ${fromRollup.get(key) ?? 'nothing'}, flows give ${fromFlows.get(key) ?? 'nothing'}`);
+      }
+      const hourlyFlows = Number((await q<{ n: string }>('SELECT toString(sum(flows)) AS n FROM tollgate.workload_hourly'))[0]!.n);
+      if (hourlyFlows !== flows) mismatches.push(`workload_hourly counts ${hourlyFlows} flows, flows holds ${flows}`);
 
       const expected = expectedCosts(scenario);
       for (const c of await store.costByWorkload({ top: 100_000 })) {
@@ -258,6 +320,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const seconds = (Date.now() - t0) / 1000;
     o.log(`chaos: ${flows.toLocaleString('en-US')} flows stored, ${kills.length} kills, ${restarts} restarts after an exit, ${mismatches.length} mismatches, ${seconds.toFixed(0)} s (seed ${o.seed})`);
     for (const m of mismatches) o.log(`chaos: MISMATCH ${m}`);
+    keep = mismatches.length > 0 && o.keepOnMismatch === true;
     return { flows, kills, restarts, mismatches, seconds };
   } finally {
     emergency.delete(undo);
@@ -276,6 +339,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       'outage-s': { type: 'string', default: '30' },
       stages: { type: 'string', default: 'agent,enricher,sink' },
       port: { type: 'string', default: '0' },
+      gap: { type: 'string', default: '1000,4000' },
+      keep: { type: 'boolean', default: false },
     },
   });
   const stages = values.stages.split(',').map((s) => s.trim()) as StageName[];
@@ -288,8 +353,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     outageS: Number(values['outage-s']),
     stages,
     port: Number(values.port),
-    gapMs: [1_000, 4_000],
+    gapMs: values.gap.split(',').map(Number) as [number, number],
     log: (l) => console.log(l),
+    keepOnMismatch: values.keep,
   });
   process.exitCode = result.mismatches.length ? 1 : 0;
 }

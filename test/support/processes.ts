@@ -15,9 +15,12 @@ export interface Proc {
   log: string[];
 }
 
-/** Runs `tollgate <command>` on this Node with `env`. */
-export function startTollgate(name: string, command: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs `tollgate <command>` on this Node with `env`. With `group`, the stage is the leader of a
+ * process group of its own, so `signalGroup` reaches it and anything it started (the chaos run).
+ */
+export function startTollgate(name: string, command: string, env: NodeJS.ProcessEnv, opts: { group?: boolean } = {}): Proc {
+  const child = spawn(process.execPath, [BIN, command], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group === true });
   const log: string[] = [];
   const keep = (d: Buffer) => {
     log.push(d.toString());
@@ -27,6 +30,21 @@ export function startTollgate(name: string, command: string, env: NodeJS.Process
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ? null : code)));
   return { name, command, child, exited, log };
+}
+
+/** Whether the process has not exited yet (neither an exit code nor a signal recorded). */
+export function alive(p: Proc): boolean {
+  return p.child.exitCode === null && p.child.signalCode === null;
+}
+
+/** Sends `signal` to the process group of a stage started with `group` (to the process alone otherwise). */
+export function signalGroup(p: Proc, signal: NodeJS.Signals): void {
+  if (!alive(p) || p.child.pid === undefined) return;
+  try {
+    process.kill(-p.child.pid, signal);
+  } catch {
+    p.child.kill(signal);
+  }
 }
 
 /** Polls `cond` (an error counts as not yet) until it holds; on timeout the error carries the processes' logs. */

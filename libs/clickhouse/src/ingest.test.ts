@@ -138,3 +138,22 @@ test('chunks stay below one insert block: maxChunkRows is capped, a larger messa
   await tiny.resume(TOPIC, [0]);
   await assert.rejects(tiny.store(TOPIC, 0, [item(4)], 4, noReject), /has 3 rows, above the chunk limit 2/);
 });
+
+test("a re-assignment to the same sink while it holds an interrupted chunk's re-read keeps what it holds (the consumer does not deliver it again)", async () => {
+  for (const redelivers of [false, true]) {
+    const s = await store(`rejoin_${redelivers}`);
+    // Sink a crashes right after its intent row for 0..9: nothing of the chunk is stored.
+    const a = createIngest(s, opts('a', { fault: (step) => assert.notEqual(step, 'ledger', 'crash after the intent') }));
+    await a.resume(TOPIC, [0]);
+    await assert.rejects(a.store(TOPIC, 0, range(0, 9).map((o) => item(o)), 9, noReject));
+    const b = createIngest(s, opts('b'));
+    assert.deepEqual(await b.resume(TOPIC, [0]), new Map([[0, 0]]));
+    assert.equal(await b.store(TOPIC, 0, range(0, 4).map((o) => item(o)), 4, noReject), 0, 'held until offset 9 was read');
+    // A rebalance gives the partition to b again (same process). The consumer resumes after what
+    // it handled (0..4 are not delivered again), or, another client, from the committed offset.
+    assert.deepEqual(await b.resume(TOPIC, [0]), new Map([[0, 0]]));
+    const again = redelivers ? range(0, 9) : range(5, 9);
+    assert.equal(await b.store(TOPIC, 0, again.map((o) => item(o)), 9, noReject), 10);
+    assert.deepEqual(await totals(s), { flows: 30, flowsEgress: egressOf(range(0, 9)), rollup: egressOf(range(0, 9)), destinations: egressOf(range(0, 9)) }, `redelivers: ${redelivers}`);
+  }
+});

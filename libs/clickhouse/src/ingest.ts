@@ -308,6 +308,7 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
 
     async resume(topic, partitions) {
       const next = new Map<number, number>();
+      const held = new Map(partitions.map((p) => [p, parts.get(`${topic}:${p}`)]));
       for (const partition of partitions) {
         const claim = await withRetry('claim', () => newestClaim(topic, partition));
         const st: PartitionState = { epoch: (claim?.epoch ?? 0) + 1, seq: 0, held: [] };
@@ -330,6 +331,10 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
           next.set(partition, lastOffset + 1);
         } else {
           st.pending = { first, last: lastOffset };
+          // Re-assigned to this same instance while it held the chunk's re-read: the consumer
+          // resumes after what it handled, so what is held is not delivered again: keep it.
+          const prev = held.get(partition);
+          if (prev?.pending && prev.pending.first === first && prev.pending.last === lastOffset) st.held = prev.held;
           counters.replayed++;
           opts.onReplay?.({ topic, partition, first, last: lastOffset, rows: 0 });
           log.warn({ topic, partition, first, last: lastOffset, by: last.owner, epoch: Number(last.epoch) }, 'an interrupted chunk: storing it again with its boundaries');
@@ -346,7 +351,9 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
       // An interrupted chunk first: exactly its boundaries, held until its last offset was read.
       if (st.pending) {
         const p = st.pending;
-        while (i < items.length && items[i]!.offset <= p.last) st.held.push(items[i++]!);
+        // (A consumer that does deliver the held messages again: each is held once.)
+        const heldThrough = st.held[st.held.length - 1]?.offset ?? -1;
+        for (; i < items.length && items[i]!.offset <= p.last; i++) if (items[i]!.offset > heldThrough) st.held.push(items[i]!);
         if (through < p.last) return st.held[0]?.offset ?? through + 1;
         if (st.held.length > 0) await storeChunk(topic, partition, st, st.held, p.first, p.last, reject);
         st.pending = undefined;

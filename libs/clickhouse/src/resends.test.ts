@@ -50,3 +50,12 @@ test('positions rebuilt from the stored rows before an offset repeat the first d
     await store.close();
   }
 });
+
+test('positions merged with what the same sink passed before a re-assignment keep the higher seq per agent', () => {
+  const fromRows = new AgentPositions([['a', 3], ['b', 9]]);
+  const passed = new AgentPositions([['a', 5], ['c', 1]]);
+  const m = fromRows.merged(passed);
+  assert.deepEqual([m.isResend('a', 5), m.isResend('a', 6), m.isResend('b', 9), m.isResend('c', 1), m.isResend('c', 2)], [true, false, true, true, false]);
+  assert.equal(fromRows.isResend('a', 5), false, 'merged() leaves its operands alone');
+  assert.equal(fromRows.merged(undefined).size, 2);
+});

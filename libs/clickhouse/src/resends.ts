@@ -50,6 +50,17 @@ export class AgentPositions {
     return new AgentPositions(this.seqs);
   }
 
+  /**
+   * These positions raised to `other`'s (per agent, the higher seq): what the rows say and what
+   * this instance itself passed (a re-assignment to the same sink: the consumer resumes after
+   * what it handled, so what it passed is not delivered again and must still count).
+   */
+  merged(other: AgentPositions | undefined): AgentPositions {
+    const out = this.copy();
+    if (other) for (const [a, s] of other.seqs) out.advance(a, s);
+    return out;
+  }
+
   get size(): number {
     return this.seqs.size;
   }

@@ -74,6 +74,9 @@ export function createAgent(deps: AgentDeps): Agent {
   }
   const agentId = saved?.agentId ?? deps.agentId ?? `${node}@${new Date().toISOString()}`;
   const state = deps.statePath ? new StateWriter(deps.statePath, saved ?? { version: 1, agentId, node, source: kind, batchMaxFlows, ackedSeq: -1 }) : undefined;
+  // The identity goes to disk before anything is sent: an agent killed before its first
+  // acknowledgement restarts as the same agent_id, so its resent batches are recognisable copies.
+  state?.write();
   if (saved) log.info({ agentId, ackedSeq: saved.ackedSeq }, 'resuming from the acknowledged position');
   const m = deps.metrics ? agentMetrics.instruments(deps.metrics) : undefined;
   const sm = deps.metrics ? stageMetrics.instruments(deps.metrics) : undefined;

@@ -210,7 +210,8 @@ export function createSink(deps: SinkDeps): Sink {
     await sendDlq(dlq);
     ship(messages[messages.length - 1]!.offset);
     const commit = await stored;
-    positions.set(m0.partition, pos);
+    // (A re-assignment while this call ran set the partition's positions anew: keep the higher.)
+    positions.set(m0.partition, pos.merged(positions.get(m0.partition)));
     counters.messages += messages.length;
     stage?.tollgate_batch_seconds.observe(label, (performance.now() - t0) / 1000);
     return commit;
@@ -243,7 +244,9 @@ export function createSink(deps: SinkDeps): Sink {
         maxWaitMs: settings.flushMs,
         onAssign: async (topic, partitions) => {
           const next = await ingest.resume(topic, partitions);
-          for (const p of partitions) positions.set(p, await loadAgentPositions(store, topic, p, next.get(p) ?? Number.MAX_SAFE_INTEGER));
+          // From the stored rows, raised to what this instance passed itself if it had the partition
+          // before (a rebalance back to it: its consumer resumes after what it handled).
+          for (const p of partitions) positions.set(p, (await loadAgentPositions(store, topic, p, next.get(p) ?? Number.MAX_SAFE_INTEGER)).merged(positions.get(p)));
           assigned = true;
           logger.info({ topic, partitions, resume: Object.fromEntries(next) }, 'partitions assigned; resuming where the ledger says');
           return next;
