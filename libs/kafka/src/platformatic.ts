@@ -229,6 +229,8 @@ class PlatformaticConsumer implements Consumer {
   private readonly floors = new StartFloors();
   /** Next offset per partition after what this consumer handled and committed (commits never go back). */
   private readonly handled = new Map<string, number>();
+  /** Highest offset per partition of any record the stream delivered, kept or set aside. */
+  private readonly delivered = new Map<string, number>();
   private assigned = new Set<string>();
   private generation = -1;
   /** After a (re)join, until the stream has re-read the committed offsets, what it emits is stale. */
@@ -385,6 +387,7 @@ class PlatformaticConsumer implements Consumer {
   private onMessage(m: Msg): void {
     const key = `${m.topic}:${m.partition}`;
     const meta = m.metadata as { consumer?: { generationId?: number } } | undefined;
+    this.delivered.set(key, Math.max(this.delivered.get(key) ?? -1, Number(m.offset)));
     if (this.awaitingOffsets || !this.assigned.has(key) || (meta?.consumer?.generationId ?? this.generation) !== this.generation) return;
     const offset = Number(m.offset);
     if (offset < (this.handled.get(key) ?? 0)) return;
@@ -447,7 +450,9 @@ class PlatformaticConsumer implements Consumer {
       // Transaction markers after the last record (a transactional producer upstream) take offsets
       // no record has: when everything fetched of this partition is handled, commit the fetch
       // position past them, so a caught-up group's committed offset reaches the partition's end.
-      if (commit === next && this.queues.isEmpty(key) && !this.pausedByUs && this.stream?.readableLength === 0) {
+      // Only for a transactional input, and only if no record the stream delivered of this partition
+      // was set aside (a stale fetch around a rejoin): the fetch position is past those too.
+      if (this.options.transactionalInput && commit === next && (this.delivered.get(key) ?? -1) < next && this.queues.isEmpty(key) && !this.pausedByUs && this.stream?.readableLength === 0) {
         const fetched = this.stream.offsetsToFetch.get(key);
         if (fetched !== undefined && Number(fetched) > next && generation === this.generation) commit = Number(fetched);
       }

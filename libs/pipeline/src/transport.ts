@@ -47,6 +47,13 @@ export interface ConsumerOptions {
    * holds); the consumer then starts at max(committed, returned).
    */
   onAssign?: (topic: string, partitions: number[]) => Promise<Map<number, number> | undefined>;
+  /**
+   * The input topics are written in Kafka transactions: their commit markers take offsets no record
+   * has, so once everything fetched is handled the consumer may commit its fetch position past
+   * them (a caught-up group's committed offset then reaches the end offset). Off (the default):
+   * it commits only past records it handled.
+   */
+  transactionalInput?: boolean;
 }
 
 export interface Consumer {

@@ -7,11 +7,16 @@ export interface SinkConfig {
   batchRows: number;
   /** Longest wait for a fuller batch, ms (TOLLGATE_SINK_FLUSH_MS). */
   flushMs: number;
+  /**
+   * The enriched topic is written in transactions (TOLLGATE_ENRICHER_TRANSACTIONS): the consumer
+   * may commit past their markers once caught up. Absent: false.
+   */
+  transactionalInput?: boolean;
 }
 
 export function loadSinkConfig(env: Env): SinkConfig {
   const s = loadSettings(settings.sink, env);
-  return validateSinkConfig(s);
+  return validateSinkConfig({ ...s, transactionalInput: loadSettings({ transactions: settings.enricher.transactions }, env).transactions });
 }
 
 export function validateSinkConfig(s: SinkConfig): SinkConfig {

@@ -242,6 +242,7 @@ export function createSink(deps: SinkDeps): Sink {
         topics: [topics.enriched],
         maxBatch: maxMessagesPerBatch(settings.batchRows),
         maxWaitMs: settings.flushMs,
+        transactionalInput: settings.transactionalInput ?? false,
         onAssign: async (topic, partitions) => {
           const next = await ingest.resume(topic, partitions);
           // From the stored rows, raised to what this instance passed itself if it had the partition
