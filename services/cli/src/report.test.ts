@@ -46,12 +46,22 @@ test('report: never migrates; --since/--until/--namespace/--cluster; json and cs
     // another cluster's web: 1 GiB internet, no NAT.
     r({ time: T, cluster: 'other', local_namespace: 'shop', local_workload: 'web', egress_bytes: GiB, ingress_bytes: 0 }),
   ]);
+  // Budgets (month to date): data's 0.01 is crossed at hour T (0.04 spent); shop's 100 is not reached.
+  await store.client.insert({
+    table: 'tollgate.budgets',
+    format: 'JSONEachRow',
+    values: [{ cluster: '*', namespace: 'data', period: 'month', usd: 0.01 }, { cluster: 'test', namespace: 'shop', period: 'month', usd: 100 }],
+    clickhouse_settings: { insert_deduplication_token: '' },
+  });
   await store.close();
 
   const json = (args: string[]) => {
     const out = tollgate(['report', '--format', 'json', '--since', 'all', ...args]);
     assert.equal(out.code, 0, out.err);
-    return JSON.parse(out.out) as { totals: { total_usd: number }; workloads: Array<{ cluster: string; namespace: string; workload: string; total_usd: number; nat_usd: number }>; destinations: Array<{ workload: string; country: string; asn: number; egress_bytes: number }> };
+    return JSON.parse(out.out) as {
+      budgets: Array<{ cluster: string; namespace: string; period: string; spent_usd: number; budget_usd: number; over: boolean }>;
+      overruns: Array<{ cluster: string; namespace: string; window_start: number; spent_usd: number }>;
+      totals: { total_usd: number }; workloads: Array<{ cluster: string; namespace: string; workload: string; total_usd: number; nat_usd: number }>; destinations: Array<{ workload: string; country: string; asn: number; egress_bytes: number }> };
   };
   const webTestUsd = 0.09 + 0.045 * 1.5 + 4 * 0.01 + 2 * 0.01;
   const dbUsd = 2 * 0.02;
@@ -61,6 +71,21 @@ test('report: never migrates; --since/--until/--namespace/--cluster; json and cs
   assert.deepEqual(all.workloads.map((w) => `${w.cluster}/${w.namespace}/${w.workload}`), ['test/shop/web', 'other/shop/web', 'test/data/db']);
   near(all.workloads[0]!.nat_usd, 0.045 * 1.5, 'NAT both ways');
   assert.deepEqual(all.destinations.filter((d) => d.workload === 'web').map((d) => [d.country, d.asn, d.egress_bytes]), [['GB', 20712, GiB], ['GB', 20712, GiB]]);
+
+  // The crossing, once, at hour T; the status at the end of hour T (the month that holds T).
+  assert.deepEqual(all.overruns.map((o) => [o.cluster, o.namespace, o.window_start]), [['test', 'data', T * 1000]]);
+  near(all.overruns[0]!.spent_usd, dbUsd, 'data spent when crossed');
+  const atT = json(['--until', new Date((T + 3600) * 1000).toISOString()]);
+  assert.deepEqual(atT.budgets.map((b) => [b.cluster, b.namespace, b.period, b.budget_usd, b.over]), [
+    ['other', 'data', 'month', 0.01, false], // the '*' budget applies to every cluster: nothing spent there
+    ['test', 'data', 'month', 0.01, true],
+    ['test', 'shop', 'month', 100, false],
+  ]);
+  near(atT.budgets[0]!.spent_usd, 0, 'other/data');
+  near(atT.budgets[2]!.spent_usd, T - 7200 >= Date.UTC(new Date(T * 1000).getUTCFullYear(), new Date(T * 1000).getUTCMonth(), 1) / 1000 ? webTestUsd : 4 * 0.01 + 2 * 0.01, 'shop month to date');
+  const table = tollgate(['report', '--since', 'all']);
+  assert.equal(table.code, 0, table.err);
+  assert.match(table.out, /Budgets crossed in the period: 1\n[^]*test\/data +month of \d{4}-\d{2} /);
 
   const shop = json(['--namespace', 'shop', '--cluster', 'test']);
   assert.deepEqual(shop.workloads.map((w) => w.workload), ['web']);
