@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@tollgate/log';
 import { openStore, type Store } from './store.ts';
-import { budgetOverruns, budgetStatus, clientQuery } from './reports.ts';
+import { budgetOverruns, budgetStatus, clientQuery, costByLabel } from './reports.ts';
 import { flowRow, GiB, hourAgo } from './testing.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-ch-analytics-'));
@@ -139,4 +139,53 @@ test('budgets per namespace, day and month to date: the overrun fires once at th
   await s.client.insert({ table: 'bud.budgets', format: 'JSONEachRow', values: [{ cluster: '*', namespace: 'shop', period: 'day', usd: 1 }, { cluster: 'test', namespace: 'data', period: 'day', usd: 0 }], clickhouse_settings: { insert_deduplication_token: '' } });
   // data falls back to the '*' row (1.0 > 0.45).
   assert.deepEqual(await budgetOverruns(q, db, { from: day0 * 1000, to: end }), []);
+});
+
+test('chargeback labels in the rollups: cost per label value equals bytes x price of the pods with that value; pods without it are the rest; raw rows are copied once into the label rollup', async () => {
+  const s = await store('lab');
+  const q = clientQuery(s.client);
+  const db = '`lab`';
+  const h = hourAgo(3);
+  const late = hourAgo(12 * 24); // older than 11 days: the sink feeds the rollups from the message's own rows
+  let off = 0;
+  const f = (labels: Record<string, string>, p: Parameters<typeof flowRow>[0]) => flowRow({ local_labels: labels, src_offset: off++, time: h, ...p });
+  await s.insertFlows([
+    // team=pay: 2 GiB internet (0.09) + 1 GiB cross-zone both ways (0.01 + 0.01) + 1 GiB internet through the NAT gateway (0.09 + 0.045 x 2)
+    f({ team: 'pay', env: 'prod' }, { local_workload: 'api', egress_bytes: 2 * GiB, ingress_bytes: 0 }),
+    f({ team: 'pay', env: 'prod' }, { local_workload: 'api', class: 'cross_zone', egress_bytes: GiB, ingress_bytes: GiB }),
+    f({ team: 'pay' }, { local_workload: 'worker', nat_gateway: true, egress_bytes: GiB, ingress_bytes: GiB }),
+    // team=search: 3 GiB internet
+    f({ team: 'search' }, { local_workload: 'index', egress_bytes: 3 * GiB, ingress_bytes: 0 }),
+    // no labels: 5 GiB internet
+    f({}, { local_workload: 'legacy', egress_bytes: 5 * GiB, ingress_bytes: 0 }),
+  ]);
+  await s.insertFlows([f({ team: 'search' }, { local_workload: 'index', time: late, egress_bytes: 4 * GiB, ingress_bytes: 0 })]);
+  const want = {
+    pay: 2 * 0.09 + 0.02 + 0.09 + 2 * 0.045,
+    search: 3 * 0.09 + 4 * 0.09,
+    rest: 5 * 0.09,
+  };
+  const check = async () => {
+    const team = await costByLabel(q, db, { key: 'team' });
+    assert.deepEqual(team.map((t) => [t.value, t.egress_bytes]), [['search', 7 * GiB], ['pay', 4 * GiB], [null, 5 * GiB]]);
+    close(team[0]!.total_usd, want.search, 'search');
+    close(team[1]!.total_usd, want.pay, 'pay');
+    close(team[1]!.nat_usd, 2 * 0.045, 'pay NAT');
+    close(team[2]!.total_usd, want.rest, 'no team label');
+    const env = await costByLabel(q, db, { key: 'env' });
+    assert.deepEqual(env.map((t) => [t.value, t.egress_bytes]), [['prod', 3 * GiB], [null, 13 * GiB]]);
+    close(env[0]!.total_usd, 2 * 0.09 + 0.02, 'env=prod');
+    // The period: only the recent hour.
+    const recent = await costByLabel(q, db, { key: 'team', from: (h - 3600) * 1000 });
+    close(recent.find((t) => t.value === 'search')!.total_usd, 3 * 0.09, 'search, recent');
+  };
+  await check();
+  // A replay of the migration (label rollup not empty) copies nothing; on an empty label rollup it copies the raw rows once.
+  await s.client.command({ query: 'ALTER TABLE lab.schema_migrations DELETE WHERE version >= 53 SETTINGS mutations_sync = 2' });
+  await s.migrate();
+  await check();
+  await s.client.command({ query: 'TRUNCATE TABLE lab.label_hourly' });
+  await s.client.command({ query: 'ALTER TABLE lab.schema_migrations DELETE WHERE version >= 53 SETTINGS mutations_sync = 2' });
+  await s.migrate();
+  await check();
 });

@@ -416,3 +416,28 @@ export async function budgetOverruns(q: QueryFn, db: string, opts: Period): Prom
     severity: String(r.severity) as Severity,
   }));
 }
+
+export interface LabelCost extends Money {
+  /** The chargeback label's value; null: the traffic of pods without a value for the key. */
+  value: string | null;
+}
+
+/**
+ * Cost per value of one chargeback label (infra/clickhouse/0053), most expensive first, and the
+ * rest of the period's cost (pods without the label) as value null.
+ */
+export async function costByLabel(q: QueryFn, db: string, opts: Period & { key: string }): Promise<LabelCost[]> {
+  const rows = await q<MoneyRaw & { label_value: string }>(
+    `SELECT label_value, ${MONEY_COLS}
+     FROM ${db}.label_cost_hourly WHERE label_key = {key:String} AND ${HOUR_RANGE}
+     GROUP BY label_value`,
+    { ...period(opts), key: opts.key },
+  );
+  const out: LabelCost[] = rows.map((r) => ({ value: String(r.label_value), ...money(r) }));
+  const { classes: _classes, ...total } = await costTotals(q, db, opts);
+  const rest: LabelCost = { value: null, ...total };
+  for (const r of out) for (const k of ['egress_bytes', 'ingress_bytes', 'egress_usd', 'ingress_usd', 'nat_usd', 'total_usd'] as const) rest[k] -= r[k];
+  // Float sums: a remainder below a micro-dollar and no bytes is nothing.
+  if (rest.egress_bytes > 0 || rest.ingress_bytes > 0) out.push(rest);
+  return out.sort((a, b) => (a.value === null ? 1 : b.value === null ? -1 : b.total_usd - a.total_usd || a.value.localeCompare(b.value)));
+}
