@@ -44,7 +44,7 @@ test('report: never migrates; --since/--until/--namespace/--cluster; json and cs
     // data/db: 2 GiB cross-region at T (0.02 egress, ingress free).
     r({ time: T, local_namespace: 'data', local_workload: 'db', local_workload_kind: 'StatefulSet', class: 'cross_region', remote_kind: 'POD', remote_country: '', egress_bytes: 2 * GiB, ingress_bytes: MiB }),
     // another cluster's web: 1 GiB internet, no NAT.
-    r({ time: T, cluster: 'other', local_namespace: 'shop', local_workload: 'web', egress_bytes: GiB, ingress_bytes: 0 }),
+    r({ time: T, cluster: 'other', local_namespace: 'shop', local_workload: 'web', egress_bytes: GiB, ingress_bytes: 0, local_labels: { team: 'web"x' } }),
   ]);
   // Budgets (month to date): data's 0.01 is crossed at hour T (0.04 spent); shop's 100 is not reached.
   await store.client.insert({
@@ -102,6 +102,16 @@ test('report: never migrates; --since/--until/--namespace/--cluster; json and cs
   const lines = csv.out.trim().split('\n');
   assert.equal(lines[0], 'cluster,namespace,workload_kind,workload,class,egress_bytes,ingress_bytes,egress_usd,ingress_usd,nat_usd,total_usd');
   assert.deepEqual(lines.slice(1), [`test,data,StatefulSet,db,cross_region,${2 * GiB},${MiB},${dbUsd},0,0,${dbUsd}`]);
+
+  // --by label:team: only other/shop/web's pod has a value (1 GiB internet, 0.09); the rest is every other byte.
+  const byTeam = json(['--by', 'label:team']) as unknown as { labels: { key: string; values: Array<{ value: string | null; total_usd: number }> } };
+  assert.deepEqual(byTeam.labels.values.map((v) => v.value), ['web"x', null]);
+  near(byTeam.labels.values[0]!.total_usd, 0.09, 'team web"x');
+  near(byTeam.labels.values[1]!.total_usd, webTestUsd + dbUsd, 'no team');
+  const teamCsv = tollgate(['report', '--format', 'csv', '--since', 'all', '--by', 'label:team']);
+  assert.equal(teamCsv.code, 0, teamCsv.err);
+  assert.deepEqual(teamCsv.out.trim().split('\n').slice(0, 2), ['label_key,label_value,egress_bytes,ingress_bytes,egress_usd,ingress_usd,nat_usd,total_usd', `team,"web""x",${GiB},0,0.09,0,0,0.09`]);
+  assert.equal(tollgate(['report', '--by', 'team']).code, 2);
 
   const bad = tollgate(['report', '--since', '1h', '--until', '2h']);
   assert.equal(bad.code, 2);
