@@ -60,33 +60,4 @@ SELECT
 FROM {{db}}.rollup_input
 GROUP BY day, cluster, cloud, region, namespace, workload_kind, workload, class, nat_gateway, priced_as;
 
--- Cost per workload and day (UTC) from the daily rollup, priced at query time as
--- workload_cost_hourly (0041) prices the hourly one: a price change re-prices history.
-CREATE OR REPLACE VIEW {{db}}.workload_cost_daily AS
-SELECT
-    day, cluster, namespace, workload_kind, workload, class, cloud, region,
-    sum(eb) AS egress_bytes,
-    sum(ib) AS ingress_bytes,
-    sum(n) AS flows,
-    sum(e_usd) AS egress_usd,
-    sum(i_usd) AS ingress_usd,
-    sum(n_usd) AS nat_usd,
-    egress_usd + ingress_usd + nat_usd AS total_usd
-FROM (
-    SELECT
-        w.day AS day, w.cluster AS cluster, w.namespace AS namespace, w.workload_kind AS workload_kind, w.workload AS workload,
-        w.class AS class, w.cloud AS cloud, w.region AS region, w.egress_bytes AS eb, w.ingress_bytes AS ib, w.flows AS n,
-        w.egress_bytes / 1073741824 * if(ps.has_egress, ps.egress_usd_per_gib, pw.egress_usd_per_gib) AS e_usd,
-        w.ingress_bytes / 1073741824 * if(ps.has_ingress, ps.ingress_usd_per_gib, pw.ingress_usd_per_gib) AS i_usd,
-        if(w.nat_gateway,
-            w.egress_bytes / 1073741824 * if(ns.has_egress, ns.egress_usd_per_gib, nw.egress_usd_per_gib)
-            + w.ingress_bytes / 1073741824 * if(ns.has_ingress, ns.ingress_usd_per_gib, nw.ingress_usd_per_gib),
-            0) AS n_usd
-    FROM (SELECT *, if(priced_as = '', class, priced_as) AS price_class FROM {{db}}.workload_daily) AS w
-    LEFT JOIN {{db}}.prices_current AS ps ON ps.cloud = w.cloud AND ps.region = w.region AND ps.class = w.price_class
-    LEFT JOIN (SELECT * FROM {{db}}.prices_current WHERE region = '*') AS pw ON pw.cloud = w.cloud AND pw.class = w.price_class
-    LEFT JOIN (SELECT * FROM {{db}}.prices_current WHERE class = 'nat_gateway') AS ns ON ns.cloud = w.cloud AND ns.region = w.region
-    LEFT JOIN (SELECT * FROM {{db}}.prices_current WHERE class = 'nat_gateway' AND region = '*') AS nw ON nw.cloud = w.cloud
-)
-GROUP BY day, cluster, namespace, workload_kind, workload, class, cloud, region
-SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
+-- workload_cost_daily reads this rollup from 0054 on (with the one price lookup, unit_prices).

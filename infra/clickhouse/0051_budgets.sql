@@ -52,11 +52,11 @@ SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- Budget status at `at` (unix s): per budget, the spend of its period to date ([start of the day
 -- or month that holds at, at)), the budget and whether it is exceeded. A budget with no spend yet
--- in its period shows 0.
+-- in its period shows 0 (a LEFT JOIN's default).
 CREATE OR REPLACE VIEW {{db}}.budget_status AS
 SELECT
     toString(k.cluster) AS cluster, toString(k.namespace) AS namespace, toString(k.period) AS period, k.period_start AS period_start,
-    k.budget_usd AS budget_usd, ifNull(s.spent, 0) AS spent_usd, spent_usd / k.budget_usd AS share, spent_usd >= k.budget_usd AS over
+    k.budget_usd AS budget_usd, s.spent AS spent_usd, spent_usd / k.budget_usd AS share, spent_usd >= k.budget_usd AS over
 FROM (
     SELECT cluster, namespace, period, budget_usd,
            if(period = 'day', toStartOfDay(toDateTime({at:UInt32}, 'UTC')), toDateTime(toStartOfMonth(toDateTime({at:UInt32}, 'UTC')), 'UTC')) AS period_start
@@ -67,7 +67,7 @@ LEFT JOIN (
     FROM {{db}}.budget_spend_hourly(from = {at:UInt32}, to = {at:UInt32})
     GROUP BY cluster, namespace, period, period_start
 ) AS s ON s.cluster = k.cluster AND s.namespace = k.namespace AND s.period = k.period AND s.period_start = k.period_start
-SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw', join_use_nulls = 1;
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
 -- Budget overruns in [from, to): per budget and period, the hour its spend to date reached the
 -- budget (one row per budget and period: the hour of the crossing), with a stable id.
