@@ -59,7 +59,7 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   ep('local', 'pod'),
   ep('local', 'zone'),
   ep('local', 'region', { rollup: true }),
-  { name: 'local_labels', type: 'Map(String, String)', scope: 'local', from: 'l.labels', doc: "Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of the local pod, per key its own or its namespace's." },
+  { name: 'local_labels', type: 'Map(String, String)', scope: 'local', from: 'l.labels', rollup: true, doc: "Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of the local pod, per key its own or its namespace's." },
   { name: 'remote_ip', type: 'IPv6', scope: 'flow', from: 'ip(f.remote_ip)', rollup: true },
   { name: 'remote_port', type: 'UInt16', scope: 'flow', from: 'f.remote_port', rollup: true },
   ep('remote', 'kind', { symbol: true }),

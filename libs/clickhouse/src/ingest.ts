@@ -42,11 +42,11 @@ export const MAX_CHUNK_ROWS = 1_000_000;
 
 /**
  * Whether a message's rows (oldest at `timeMs`) must feed the rollups from its own rows: older
- * than flows' TTL (30 days, infra/clickhouse/0001_flows.sql) less 3 days of margin, so a row read
+ * than flows' TTL (14 days, infra/clickhouse/0050_daily_rollup_retention.sql) less 3 days of margin, so a row read
  * back from flows is always far from its TTL.
  */
 export function needsRollupRows(timeMs: number, now = Date.now()): boolean {
-  return now - timeMs > (30 - 3) * 86_400_000;
+  return now - timeMs > (14 - 3) * 86_400_000;
 }
 
 /** One decoded message of a partition, ready to store: its rows for flows and for rollup_input. */

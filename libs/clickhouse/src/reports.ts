@@ -339,3 +339,105 @@ export async function internetEgressByCountry(q: QueryFn, db: string, opts: Peri
   );
   return rows.map((r) => ({ country: String(r.country), egress_bytes: Number(r.eb) }));
 }
+
+export interface BudgetStatus {
+  cluster: string;
+  /** '*': the whole cluster. */
+  namespace: string;
+  period: 'day' | 'month';
+  /** ms since the epoch: start (UTC) of the day or month the status is for. */
+  period_start: number;
+  budget_usd: number;
+  /** Spend of the period to date. */
+  spent_usd: number;
+  share: number;
+  over: boolean;
+}
+
+export interface BudgetOverrun {
+  id: string;
+  /** ms since the epoch: the hour the spend to date reached the budget. */
+  window_start: number;
+  window_end: number;
+  cluster: string;
+  namespace: string;
+  period: 'day' | 'month';
+  period_start: number;
+  budget_usd: number;
+  /** Spend of the period to the end of that hour. */
+  spent_usd: number;
+  score: number;
+  severity: Severity;
+}
+
+const BUDGET_SCOPE = `({cluster:String} = '' OR cluster = {cluster:String}) AND ({namespace:String} = '' OR namespace = {namespace:String} OR namespace = '*')`;
+
+/** Each budget (infra/clickhouse/0051) at `at` (default now): the spend of its day or month to date. */
+export async function budgetStatus(q: QueryFn, db: string, opts: Omit<Period, 'from' | 'to'> & { at?: number | Date }): Promise<BudgetStatus[]> {
+  const p = period(opts);
+  const rows = await q<Record<string, Num>>(
+    `SELECT cluster, namespace, period, toUnixTimestamp(period_start) AS ps, budget_usd, spent_usd, share, over
+     FROM ${db}.budget_status(at = {at:UInt32}) WHERE ${BUDGET_SCOPE}
+     ORDER BY cluster, namespace, period`,
+    { ...p, at: seconds(opts.at, Math.floor(Date.now() / 1000)) },
+  );
+  return rows.map((r) => ({
+    cluster: String(r.cluster),
+    namespace: String(r.namespace),
+    period: String(r.period) as 'day' | 'month',
+    period_start: Number(r.ps) * 1000,
+    budget_usd: Number(r.budget_usd),
+    spent_usd: Number(r.spent_usd),
+    share: Number(r.share),
+    over: Boolean(Number(r.over)),
+  }));
+}
+
+/** Budgets crossed in the period: one row per budget and day or month, at the hour it was crossed. */
+export async function budgetOverruns(q: QueryFn, db: string, opts: Period): Promise<BudgetOverrun[]> {
+  const rows = await q<Record<string, Num>>(
+    `SELECT id, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(window_end) AS we, cluster, namespace, period,
+            toUnixTimestamp(period_start) AS ps, budget_usd, spent_usd, score, severity
+     FROM ${db}.budget_overruns(from = {from:UInt32}, to = {to:UInt32}) WHERE ${BUDGET_SCOPE}
+     ORDER BY window_start, cluster, namespace, period`,
+    period(opts),
+  );
+  return rows.map((r) => ({
+    id: String(r.id),
+    window_start: Number(r.ws) * 1000,
+    window_end: Number(r.we) * 1000,
+    cluster: String(r.cluster),
+    namespace: String(r.namespace),
+    period: String(r.period) as 'day' | 'month',
+    period_start: Number(r.ps) * 1000,
+    budget_usd: Number(r.budget_usd),
+    spent_usd: Number(r.spent_usd),
+    score: Number(r.score),
+    severity: String(r.severity) as Severity,
+  }));
+}
+
+export interface LabelCost extends Money {
+  /** The chargeback label's value; null: the traffic of pods without a value for the key. */
+  value: string | null;
+}
+
+/**
+ * Cost per value of one chargeback label (infra/clickhouse/0053), most expensive first, and the
+ * rest of the period's cost (pods without the label) as value null.
+ */
+export async function costByLabel(q: QueryFn, db: string, opts: Period & { key: string }): Promise<LabelCost[]> {
+  const rows = await q<MoneyRaw & { label_value: string }>(
+    `SELECT label_value, ${MONEY_COLS}
+     FROM ${db}.label_cost_hourly WHERE label_key = {key:String} AND ${HOUR_RANGE}
+     GROUP BY label_value`,
+    { ...period(opts), key: opts.key },
+  );
+  const out: LabelCost[] = rows.map((r) => ({ value: String(r.label_value), ...money(r) }));
+  const { classes: _classes, ...total } = await costTotals(q, db, opts);
+  const rest: LabelCost = { value: null, ...total };
+  for (const r of out) for (const k of ['egress_bytes', 'ingress_bytes', 'egress_usd', 'ingress_usd', 'nat_usd', 'total_usd'] as const) rest[k] -= r[k];
+  // Float sums: a remainder below a micro-dollar and no bytes is nothing.
+  if (rest.egress_bytes > 0 || rest.ingress_bytes > 0) out.push(rest);
+  return out.sort((a, b) => (a.value === null ? 1 : b.value === null ? -1 : b.total_usd - a.total_usd || a.value.localeCompare(b.value)));
+}

@@ -116,7 +116,7 @@ export interface FlowRow {
 export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'cloud_service', 'cloud_service_region', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset', 'src_agent_id', 'src_seq'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 /** The columns of rollup_input, which feeds the hourly rollups. */
-export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
+export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 function outside(i: number, n: number): PermanentError {
   return new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${n}`);
@@ -224,7 +224,7 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     const r = eps[k]!;
     flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
     flows11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
-    rollup3[k] = inner([l.namespace, l.workload_kind, l.workload, l.region]);
+    rollup3[k] = inner([l.namespace, l.workload_kind, l.workload, l.region, l.labels]);
     rollup6[k] = inner([r.country, r.asn, r.as_org]);
   }
   const flows1 = inner([b.cluster, b.node]);

@@ -1,6 +1,6 @@
 // The cost and anomaly report, as a table, JSON or CSV, shared by `tollgate report` and `tollgate demo`.
 // Read only: queries the views, never writes (no migrations).
-import { clientQuery, internetEgressByCountry, topDestinations, type AnomalyGroup, type CountryEgress, type CostTotals, type Store, type TopDestination, type WorkloadCost } from '@tollgate/clickhouse';
+import { budgetOverruns, budgetStatus, clientQuery, costByLabel, type LabelCost, internetEgressByCountry, topDestinations, type AnomalyGroup, type BudgetOverrun, type BudgetStatus, type CountryEgress, type CostTotals, type Store, type TopDestination, type WorkloadCost } from '@tollgate/clickhouse';
 import { bytes, renderTable, usd } from './table.ts';
 
 export interface ReportOptions {
@@ -12,6 +12,8 @@ export interface ReportOptions {
   cluster?: string;
   namespace?: string;
   format: 'table' | 'json' | 'csv';
+  /** A chargeback label key: add the cost per value of that label (`--by label:<key>`). */
+  byLabel?: string;
 }
 
 export interface Report {
@@ -24,19 +26,29 @@ export interface Report {
   /** Internet egress per destination country (all workloads). */
   countries: CountryEgress[];
   anomalies: AnomalyGroup[];
+  /** Each budget at the end of the period (now if open): the spend of its day or month to date. */
+  budgets: BudgetStatus[];
+  /** Budgets crossed in the period: the hour each day's or month's spend reached its budget. */
+  overruns: BudgetOverrun[];
+  /** With --by label:<key>: the cost per value of that label; value null is the traffic of pods without it. */
+  labels?: { key: string; values: LabelCost[] };
 }
 
 export async function buildReport(store: Store, o: ReportOptions): Promise<Report> {
   const period = { from: o.from, to: o.to, cluster: o.cluster || undefined, namespace: o.namespace || undefined };
   const q = clientQuery(store.client);
   const db = `\`${store.database}\``;
-  const [totals, workloads, anomalies, destinations, countries] = await Promise.all([
+  const scope = { cluster: period.cluster, namespace: period.namespace };
+  const [totals, workloads, anomalies, destinations, countries, budgets, overruns] = await Promise.all([
     store.costTotals(period),
     store.costByWorkload({ ...period, top: o.top }),
     store.anomalies(period),
     topDestinations(q, db, { ...period, perWorkload: 3 }),
     internetEgressByCountry(q, db, period),
+    budgetStatus(q, db, { ...scope, at: o.to }),
+    budgetOverruns(q, db, period),
   ]);
+  const labels = o.byLabel ? { key: o.byLabel, values: await costByLabel(q, db, { ...period, key: o.byLabel }) } : undefined;
   const listed = new Set(workloads.map((w) => `${w.cluster}/${w.namespace}/${w.workload_kind}/${w.workload}`));
   const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString());
   return {
@@ -47,14 +59,24 @@ export async function buildReport(store: Store, o: ReportOptions): Promise<Repor
     destinations: destinations.filter((d) => listed.has(`${d.cluster}/${d.namespace}/${d.workload_kind}/${d.workload}`)),
     countries,
     anomalies,
+    budgets,
+    overruns,
+    ...(labels ? { labels } : {}),
   };
 }
 
 const CSV_COLUMNS = ['cluster', 'namespace', 'workload_kind', 'workload', 'class', 'egress_bytes', 'ingress_bytes', 'egress_usd', 'ingress_usd', 'nat_usd', 'total_usd'] as const;
 const csvCell = (v: string | number) => (typeof v === 'number' ? String(v) : /[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
 
-/** CSV: one line per workload and class (the cost table, unrounded). */
+const LABEL_CSV_COLUMNS = ['egress_bytes', 'ingress_bytes', 'egress_usd', 'ingress_usd', 'nat_usd', 'total_usd'] as const;
+
+/** CSV: one line per workload and class (the cost table, unrounded); with --by label, one line per label value. */
 export function renderCsv(r: Report): string {
+  if (r.labels) {
+    const out = [['label_key', 'label_value', ...LABEL_CSV_COLUMNS].join(',')];
+    for (const v of r.labels.values) out.push([csvCell(r.labels.key), csvCell(v.value ?? ''), ...LABEL_CSV_COLUMNS.map((k) => csvCell(v[k]))].join(','));
+    return `${out.join('\n')}\n`;
+  }
   const lines: string[] = [CSV_COLUMNS.join(',')];
   for (const w of r.workloads) {
     for (const c of w.classes) {
@@ -98,6 +120,20 @@ export function renderReport(r: Report, o: ReportOptions): string {
     );
     out.push('', `All workloads: ${usd(r.totals.total_usd)} (egress ${bytes(r.totals.egress_bytes)}, ingress ${bytes(r.totals.ingress_bytes)}; NAT gateway ${usd(r.totals.nat_usd)})`);
   }
+  if (r.labels) {
+    out.push(
+      '',
+      `Network cost per ${r.labels.key}`,
+      '',
+      renderTable(r.labels.values, [
+        { title: r.labels.key.toUpperCase(), value: (v) => v.value ?? '(none)' },
+        { title: 'EGRESS', value: (v) => bytes(v.egress_bytes), align: 'right' },
+        { title: 'INGRESS', value: (v) => bytes(v.ingress_bytes), align: 'right' },
+        { title: 'NAT-GW', value: (v) => usd(v.nat_usd), align: 'right' },
+        { title: 'TOTAL', value: (v) => usd(v.total_usd), align: 'right' },
+      ]),
+    );
+  }
   if (r.destinations.length > 0) {
     out.push(
       '',
@@ -126,6 +162,36 @@ export function renderReport(r: Report, o: ReportOptions): string {
         { title: 'BYTES', value: (a) => bytes(a.bytes), align: 'right' },
       ]),
     );
+  }
+  if (r.budgets.length > 0 || r.overruns.length > 0) {
+    const scopeName = (b: { cluster: string; namespace: string }) => `${b.cluster}/${b.namespace === '*' ? '(all namespaces)' : b.namespace}`;
+    out.push(
+      '',
+      `Budgets (${r.period.to ? `at ${r.period.to.slice(0, 16).replace('T', ' ')} UTC` : 'now'}): ${r.budgets.filter((b) => b.over).length} over`,
+      '',
+      renderTable(r.budgets, [
+        { title: 'SCOPE', value: scopeName },
+        { title: 'PERIOD', value: (b) => `${b.period} of ${new Date(b.period_start).toISOString().slice(0, b.period === 'day' ? 10 : 7)}` },
+        { title: 'SPENT', value: (b) => usd(b.spent_usd), align: 'right' },
+        { title: 'BUDGET', value: (b) => usd(b.budget_usd), align: 'right' },
+        { title: 'USED', value: (b) => `${Math.round(b.share * 100)}%`, align: 'right' },
+        { title: 'STATUS', value: (b) => (b.over ? 'OVER' : 'ok') },
+      ]),
+    );
+    if (r.overruns.length > 0) {
+      out.push(
+        '',
+        `Budgets crossed in the period: ${r.overruns.length}`,
+        '',
+        renderTable(r.overruns, [
+          { title: 'SCOPE', value: scopeName },
+          { title: 'PERIOD', value: (b) => `${b.period} of ${new Date(b.period_start).toISOString().slice(0, b.period === 'day' ? 10 : 7)}` },
+          { title: 'CROSSED (UTC)', value: (b) => when(b.window_start) },
+          { title: 'SPENT THEN', value: (b) => usd(b.spent_usd), align: 'right' },
+          { title: 'BUDGET', value: (b) => usd(b.budget_usd), align: 'right' },
+        ]),
+      );
+    }
   }
   return `${out.join('\n')}\n`;
 }

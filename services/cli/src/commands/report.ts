@@ -11,6 +11,7 @@ export const reportOptions: OptionSpec[] = [
   { name: 'until', type: 'string', help: 'End of the period (exclusive): a duration back from now, an ISO time, or now', default: 'now' },
   { name: 'cluster', type: 'string', help: 'Only this cluster', default: '' },
   { name: 'namespace', type: 'string', help: 'Only this namespace', default: '' },
+  { name: 'by', type: 'string', help: 'workload, or label:<key> to add the cost per value of a chargeback label (csv: that table)', default: 'workload' },
 ];
 
 /** A point in time: a duration back from now (24h), an ISO time, or `all` / `now` (undefined). */
@@ -30,7 +31,11 @@ export function reportOptionsFrom(args: Parsed, now = Date.now()): ReportOptions
   const from = instant(String(args.options.since ?? '30d'), 'since', now);
   const to = instant(String(args.options.until ?? 'now'), 'until', now);
   if (from !== undefined && to !== undefined && to <= from) throw new UsageError('--until must be after --since');
+  const by = String(args.options.by ?? 'workload');
+  const label = /^label:(.+)$/.exec(by)?.[1];
+  if (by !== 'workload' && !label) throw new UsageError(`--by: '${by}' is not workload or label:<key>`);
   return {
+    byLabel: label,
     format,
     top: parsePositiveInt(String(args.options.top), 'top'),
     from,
