@@ -178,6 +178,9 @@ cmd_start() {
     done
   fi
   if ! api_pid >/dev/null; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+      die "127.0.0.1:$PORT is held by another process (a kube-apiserver of another checkout?): stop it or set KUBE_APISERVER_PORT"
+    fi
     setsid "$BIN" --etcd-servers="http://127.0.0.1:$ETCD_PORT" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
       --secure-port="$PORT" --cert-dir="$KDIR/certs" --tls-cert-file="$PKI/server.crt" --tls-private-key-file="$PKI/server.key" \
       --client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" --authorization-mode=RBAC \
