@@ -9,7 +9,7 @@
 //
 // Every kill is printed with the seed, so a failure can be replayed with the same arguments.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,8 +204,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     let round: StageName[] = [];
     const outageAt = o.outageS > 0 ? Math.floor(o.kills / 2) : -1;
+    // The agent's replay may end within seconds: the first kill waits until it has an acknowledged
+    // batch (its state file), so it lands in the middle of the replay, then goes without a gap.
+    const current = () => [...slots.values()].map((s) => s.proc);
+    const stateDir = env.TOLLGATE_AGENT_STATE_DIR!;
+    const midReplay = async (): Promise<boolean> => {
+      if (slots.get('agent')?.finished) return true;
+      return readdirSync(stateDir).some((f) => f.endsWith('.json') && (JSON.parse(readFileSync(join(stateDir, f), 'utf8')) as { ackedSeq: number }).ackedSeq >= 0);
+    };
+    if (o.stages.includes('agent')) await waitFor('the agent acknowledged a first batch', midReplay, 120_000, current);
     for (let k = 0; k < o.kills; k++) {
-      await sleep(o.gapMs[0] + random() * (o.gapMs[1] - o.gapMs[0]));
+      if (k > 0 || !o.stages.includes('agent')) await sleep(o.gapMs[0] + random() * (o.gapMs[1] - o.gapMs[0]));
       if (k === outageAt) {
         o.log(`chaos: broker down for ${o.outageS} s (after ${k} kills)`);
         kafkaSh('stop', kafkaEnv);
@@ -219,11 +228,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         o.log(`chaos: kill ${k + 1}/${o.kills}: no running stage to kill`);
         continue;
       }
-      // A random stage, in rounds: each round kills every stage kind once, in a random order (so a
-      // short run kills each of them; the agent, while its replay lasts); then a random process of it.
+      // A stage, in rounds: each round kills every stage kind once (so a short run kills each of
+      // them; the agent, while its replay lasts), the others in a random order; then a random
+      // process of it.
       if (!round.some((r) => candidates.some((c) => c.role === r))) round = [...o.stages];
       const roles = round.filter((r) => candidates.some((c) => c.role === r));
-      const role = roles[Math.floor(random() * roles.length)]!;
+      // The agent first in each round while its replay lasts (it may end within seconds on a fast
+      // machine: a kill drawn later would miss it).
+      const role = roles.includes('agent') ? 'agent' : roles[Math.floor(random() * roles.length)]!;
       round = round.filter((r) => r !== role);
       const ofRole = candidates.filter((c) => c.role === role);
       const victim = ofRole[Math.floor(random() * ofRole.length)]!;
@@ -245,7 +257,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }),
     ]).finally(() => clearTimeout(giveUp));
     const k = kafka;
-    const current = () => [...slots.values()].map((s) => s.proc);
     await waitFor('the enrichers to drain flows.raw', () => caughtUp(k, `${prefix}.tollgate-enricher`, topics.raw), 600_000, current);
     await waitFor('the sink to drain flows.enriched', () => caughtUp(k, `${prefix}.tollgate-sink`, topics.enriched), 600_000, current);
     stopping = true;
