@@ -1,4 +1,4 @@
-// Retention, the daily rollup and budgets (infra/clickhouse/0050, 0051) on real chDB, with the
+// Retention, the daily rollup and budgets (infra/clickhouse/0050-0055) on real chDB, with the
 // truth worked out here: bytes x the seed prices of DESIGN.md section 5 (AWS internet egress
 // 0.09 USD/GiB, ingress free), not read from the views under test.
 import { after, test } from 'node:test';
@@ -80,7 +80,7 @@ test('retention: raw flows keep 14 days, hourly rollups 2 years, the daily rollu
   assert.match(ttl[0]!.q, /TTL time \+ toIntervalDay\(14\)/);
 });
 
-test('budgets per namespace, day and month to date: the overrun fires once at the hour it is crossed, the budget not yet reached stays silent', async () => {
+test('budgets per namespace and per chargeback label value, day and month to date: the overrun fires once at the hour it is crossed, the budget not yet reached stays silent', async () => {
   const s = await store('bud');
   const q = clientQuery(s.client);
   const db = '`bud`';
@@ -88,55 +88,63 @@ test('budgets per namespace, day and month to date: the overrun fires once at th
   const day0 = Math.floor(Date.now() / 1000 / DAY) * DAY - DAY;
   const h1 = day0 + 5 * 3600;
   const h2 = day0 + 6 * 3600;
-  const f = (ns: string, time: number, gib: number, off: number) => flowRow({ local_namespace: ns, local_workload: `${ns}-app`, time, egress_bytes: gib * GiB, ingress_bytes: GiB, src_offset: off });
+  const f = (ns: string, time: number, gib: number, off: number) =>
+    flowRow({ local_namespace: ns, local_workload: `${ns}-app`, local_labels: ns === 'shop' ? { team: 'pay' } : {}, time, egress_bytes: gib * GiB, ingress_bytes: GiB, src_offset: off });
   await s.insertFlows([f('shop', h1, 3, 1), f('shop', h2, 3, 2), f('data', h1, 5, 3)]);
-  const budgets: Array<[string, string, 'day' | 'month', number]> = [
+  const budgets: Array<[string, string, 'day' | 'month', number, string?, string?]> = [
     ['*', 'shop', 'day', 0.5], // shop: 0.27 at 05:00, 0.54 at 06:00 -> crossed at 06:00
     ['*', 'shop', 'month', 100], // not reached
     ['*', 'data', 'day', 1.0], // overridden by the cluster's own row:
     ['test', 'data', 'day', 0.4], // data: 0.45 at 05:00 -> crossed at 05:00
     ['*', '*', 'day', 5], // the cluster's day: 0.99, not reached
     ['other', 'shop', 'day', 0.01], // another cluster's budget: no effect here
+    ['*', '*', 'day', 0.3, 'team', 'pay'], // shop's pods are team=pay: 0.27, then 0.54 -> crossed at 06:00
+    ['*', '*', 'day', 0.01, 'team', 'search'], // no pod has it: nothing spent
   ];
-  for (const [c, ns, p, usd] of budgets) {
-    await s.client.insert({ table: 'bud.budgets', format: 'JSONEachRow', values: [{ cluster: c, namespace: ns, period: p, usd }], clickhouse_settings: { insert_deduplication_token: '' } });
+  for (const [c, ns, p, usd, label_key = '', label_value = ''] of budgets) {
+    await s.client.insert({ table: 'bud.budgets', format: 'JSONEachRow', values: [{ cluster: c, namespace: ns, label_key, label_value, period: p, usd }], clickhouse_settings: { insert_deduplication_token: '' } });
   }
   const end = (day0 + DAY) * 1000;
   const status = await budgetStatus(q, db, { at: end - 1000 });
   const monthStart = Date.UTC(new Date(day0 * 1000).getUTCFullYear(), new Date(day0 * 1000).getUTCMonth(), 1);
   assert.deepEqual(
-    status.map((b) => [b.cluster, b.namespace, b.period, b.period_start, b.budget_usd, b.over]),
+    status.map((b) => [b.cluster, b.namespace, b.label_key, b.label_value, b.period, b.period_start, b.budget_usd, b.over]),
     [
-      ['test', '*', 'day', day0 * 1000, 5, false],
-      ['test', 'data', 'day', day0 * 1000, 0.4, true],
-      ['test', 'shop', 'day', day0 * 1000, 0.5, true],
-      ['test', 'shop', 'month', monthStart, 100, false],
+      ['test', '*', '', '', 'day', day0 * 1000, 5, false],
+      ['test', '*', 'team', 'pay', 'day', day0 * 1000, 0.3, true],
+      ['test', '*', 'team', 'search', 'day', day0 * 1000, 0.01, false],
+      ['test', 'data', '', '', 'day', day0 * 1000, 0.4, true],
+      ['test', 'shop', '', '', 'day', day0 * 1000, 0.5, true],
+      ['test', 'shop', '', '', 'month', monthStart, 100, false],
     ],
   );
-  const spent = Object.fromEntries(status.map((b) => [`${b.namespace}/${b.period}`, b.spent_usd]));
-  close(spent['*/day']!, 11 * INTERNET);
-  close(spent['data/day']!, 5 * INTERNET);
-  close(spent['shop/day']!, 6 * INTERNET);
-  close(spent['shop/month']!, 6 * INTERNET);
+  const spent = Object.fromEntries(status.map((b) => [`${b.namespace}/${b.label_value}/${b.period}`, b.spent_usd]));
+  close(spent['*/pay/day']!, 6 * INTERNET);
+  close(spent['*/search/day']!, 0);
+  close(spent['*//day']!, 11 * INTERNET);
+  close(spent['data//day']!, 5 * INTERNET);
+  close(spent['shop//day']!, 6 * INTERNET);
+  close(spent['shop//month']!, 6 * INTERNET);
 
   const over = await budgetOverruns(q, db, { from: day0 * 1000, to: end });
   assert.deepEqual(
-    over.map((o) => [o.namespace, o.period, o.window_start, o.budget_usd]),
+    over.map((o) => [o.namespace, o.label_value, o.period, o.window_start, o.budget_usd]),
     [
-      ['data', 'day', h1 * 1000, 0.4],
-      ['shop', 'day', h2 * 1000, 0.5],
+      ['data', '', 'day', h1 * 1000, 0.4],
+      ['*', 'pay', 'day', h2 * 1000, 0.3],
+      ['shop', '', 'day', h2 * 1000, 0.5],
     ],
   );
-  close(over[1]!.spent_usd, 6 * INTERNET);
+  close(over[2]!.spent_usd, 6 * INTERNET);
   // Each overrun once: a window after the crossing has none, a window holding it has the same id.
   assert.deepEqual(await budgetOverruns(q, db, { from: (h2 + 3600) * 1000, to: end }), []);
   const again = await budgetOverruns(q, db, { from: h2 * 1000, to: (h2 + 3600) * 1000 });
-  assert.deepEqual(again.map((o) => o.id), [over[1]!.id]);
+  assert.deepEqual(again.map((o) => o.id), [over[1]!.id, over[2]!.id]);
   // Budget status of a later day: nothing spent yet.
   const today = await budgetStatus(q, db, { at: end + 3600_000 });
   assert.ok(today.filter((b) => b.period === 'day').every((b) => b.spent_usd === 0 && !b.over) || today.length === 0);
   // A budget raised above the spend (a later row) no longer fires; usd 0 removes one.
-  await s.client.insert({ table: 'bud.budgets', format: 'JSONEachRow', values: [{ cluster: '*', namespace: 'shop', period: 'day', usd: 1 }, { cluster: 'test', namespace: 'data', period: 'day', usd: 0 }], clickhouse_settings: { insert_deduplication_token: '' } });
+  await s.client.insert({ table: 'bud.budgets', format: 'JSONEachRow', values: [{ cluster: '*', namespace: 'shop', period: 'day', usd: 1 }, { cluster: 'test', namespace: 'data', period: 'day', usd: 0 }, { cluster: '*', namespace: '*', label_key: 'team', label_value: 'pay', period: 'day', usd: 0 }], clickhouse_settings: { insert_deduplication_token: '' } });
   // data falls back to the '*' row (1.0 > 0.45).
   assert.deepEqual(await budgetOverruns(q, db, { from: day0 * 1000, to: end }), []);
 });

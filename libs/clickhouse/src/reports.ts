@@ -344,6 +344,9 @@ export interface BudgetStatus {
   cluster: string;
   /** '*': the whole cluster. */
   namespace: string;
+  /** '' for a namespace's budget; else the budget of the pods whose chargeback label label_key is label_value. */
+  label_key: string;
+  label_value: string;
   period: 'day' | 'month';
   /** ms since the epoch: start (UTC) of the day or month the status is for. */
   period_start: number;
@@ -361,6 +364,8 @@ export interface BudgetOverrun {
   window_end: number;
   cluster: string;
   namespace: string;
+  label_key: string;
+  label_value: string;
   period: 'day' | 'month';
   period_start: number;
   budget_usd: number;
@@ -372,18 +377,20 @@ export interface BudgetOverrun {
 
 const BUDGET_SCOPE = `({cluster:String} = '' OR cluster = {cluster:String}) AND ({namespace:String} = '' OR namespace = {namespace:String} OR namespace = '*')`;
 
-/** Each budget (infra/clickhouse/0051) at `at` (default now): the spend of its day or month to date. */
+/** Each budget (infra/clickhouse/0055) at `at` (default now): the spend of its day or month to date. */
 export async function budgetStatus(q: QueryFn, db: string, opts: Omit<Period, 'from' | 'to'> & { at?: number | Date }): Promise<BudgetStatus[]> {
   const p = period(opts);
   const rows = await q<Record<string, Num>>(
-    `SELECT cluster, namespace, period, toUnixTimestamp(period_start) AS ps, budget_usd, spent_usd, share, over
+    `SELECT cluster, namespace, label_key, label_value, period, toUnixTimestamp(period_start) AS ps, budget_usd, spent_usd, share, over
      FROM ${db}.budget_status(at = {at:UInt32}) WHERE ${BUDGET_SCOPE}
-     ORDER BY cluster, namespace, period`,
+     ORDER BY cluster, namespace, label_key, label_value, period`,
     { ...p, at: seconds(opts.at, Math.floor(Date.now() / 1000)) },
   );
   return rows.map((r) => ({
     cluster: String(r.cluster),
     namespace: String(r.namespace),
+    label_key: String(r.label_key),
+    label_value: String(r.label_value),
     period: String(r.period) as 'day' | 'month',
     period_start: Number(r.ps) * 1000,
     budget_usd: Number(r.budget_usd),
@@ -396,10 +403,10 @@ export async function budgetStatus(q: QueryFn, db: string, opts: Omit<Period, 'f
 /** Budgets crossed in the period: one row per budget and day or month, at the hour it was crossed. */
 export async function budgetOverruns(q: QueryFn, db: string, opts: Period): Promise<BudgetOverrun[]> {
   const rows = await q<Record<string, Num>>(
-    `SELECT id, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(window_end) AS we, cluster, namespace, period,
+    `SELECT id, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(window_end) AS we, cluster, namespace, label_key, label_value, period,
             toUnixTimestamp(period_start) AS ps, budget_usd, spent_usd, score, severity
      FROM ${db}.budget_overruns(from = {from:UInt32}, to = {to:UInt32}) WHERE ${BUDGET_SCOPE}
-     ORDER BY window_start, cluster, namespace, period`,
+     ORDER BY window_start, cluster, namespace, label_key, label_value, period`,
     period(opts),
   );
   return rows.map((r) => ({
@@ -408,6 +415,8 @@ export async function budgetOverruns(q: QueryFn, db: string, opts: Period): Prom
     window_end: Number(r.we) * 1000,
     cluster: String(r.cluster),
     namespace: String(r.namespace),
+    label_key: String(r.label_key),
+    label_value: String(r.label_value),
     period: String(r.period) as 'day' | 'month',
     period_start: Number(r.ps) * 1000,
     budget_usd: Number(r.budget_usd),

@@ -164,7 +164,8 @@ export function renderReport(r: Report, o: ReportOptions): string {
     );
   }
   if (r.budgets.length > 0 || r.overruns.length > 0) {
-    const scopeName = (b: { cluster: string; namespace: string }) => `${b.cluster}/${b.namespace === '*' ? '(all namespaces)' : b.namespace}`;
+    const scopeName = (b: { cluster: string; namespace: string; label_key: string; label_value: string }) =>
+      `${b.cluster}/${b.namespace === '*' ? (b.label_key ? '*' : '(all namespaces)') : b.namespace}${b.label_key ? ` ${b.label_key}=${b.label_value}` : ''}`;
     out.push(
       '',
       `Budgets (${r.period.to ? `at ${r.period.to.slice(0, 16).replace('T', ' ')} UTC` : 'now'}): ${r.budgets.filter((b) => b.over).length} over`,
