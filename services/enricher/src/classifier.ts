@@ -3,7 +3,7 @@
 // do not change while the enricher runs, so the answer is cached per address (bounded).
 // Whether the address is a pod, node or Service depends on time and lives in the OwnerIndex.
 import { ConfigError } from '@tollgate/config';
-import { canonicalIp, parseCidr, parseIp, PrefixTrie } from './ip.ts';
+import { canonicalIp, parseCidr, parseIp, PrefixTrie, type Ip } from './ip.ts';
 import type { CloudRange } from './ranges.ts';
 import { NO_GEO, noGeoIp, type GeoInfo, type GeoIp } from './geoip.ts';
 
@@ -22,6 +22,11 @@ export interface IpInfo {
   readonly private: boolean;
   /** Country/ASN, looked up for addresses that are neither direct nor private. */
   readonly geo: GeoInfo;
+  /** The parsed address (undefined if not valid). */
+  readonly addr: Ip | undefined;
+  /** The enricher's per-batch endpoint dictionary: the batch that listed this address, and where. */
+  epSeq: number;
+  epIdx: number;
 }
 
 /** Always private: RFC 1918, CGNAT (RFC 6598), loopback, link-local, ULA. */
@@ -97,12 +102,12 @@ export class Classifier {
 
   private compute(raw: string): IpInfo {
     const ip = parseIp(raw);
-    if (!ip) return { ip: raw, valid: false, direct: undefined, cloud: undefined, private: false, geo: NO_GEO };
+    if (!ip) return { ip: raw, valid: false, direct: undefined, cloud: undefined, private: false, geo: NO_GEO, addr: undefined, epSeq: 0, epIdx: 0 };
     const canon = canonicalIp(raw)!;
     const direct = this.direct.lookup(ip);
     const cloud = direct ? undefined : this.cloud.lookup(ip);
     const priv = this.priv.lookup(ip) === true;
     const geo = direct || priv ? NO_GEO : this.geoip.lookup(canon);
-    return { ip: canon, valid: true, direct, cloud, private: priv, geo };
+    return { ip: canon, valid: true, direct, cloud, private: priv, geo, addr: ip, epSeq: 0, epIdx: 0 };
   }
 }

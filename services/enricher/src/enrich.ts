@@ -4,7 +4,7 @@
 //   initiator = original.src, responder = reply.src (this undoes kube-proxy DNAT);
 //   a local initiator sends the original-direction bytes, a local responder the reply bytes;
 //   a side that is not on this node is billed by its own node, which sees the same flow.
-import { EnrichedBatchBuilder, type Endpoint, type EnrichedFlowBatch, type RawFlow, type RawFlowBatch, type Role, type SourceRef, type TrafficClass } from '@tollgate/schema';
+import type { Endpoint, EnrichedFlow, EnrichedFlowBatch, RawFlow, RawFlowBatch, Role, SourceRef, TrafficClass } from '@tollgate/schema';
 import type { Classifier, IpInfo } from './classifier.ts';
 import type { EndpointInfo, OwnerIndex, Target } from './owner-index.ts';
 
@@ -82,6 +82,24 @@ function external(info: IpInfo): Endpoint {
   };
 }
 
+/**
+ * Per batch, each distinct endpoint is listed once (dictionary encoding). Targets and IpInfos
+ * remember the index they got in the batch being built (epSeq, epIdx): no Map or closure per
+ * record, the hot path of the enricher's throughput.
+ */
+let batchSeq = 0;
+
+/** Whether NAT processing applies to a cloud service: per exempt set, per service name. */
+const exemptCache = new WeakMap<ReadonlySet<string>, Map<string, boolean>>();
+function natExempt(set: ReadonlySet<string> | undefined, service: string): boolean {
+  if (set === undefined || set.size === 0) return false;
+  let m = exemptCache.get(set);
+  if (m === undefined) exemptCache.set(set, (m = new Map()));
+  let v = m.get(service);
+  if (v === undefined) m.set(service, (v = set.has(service.toUpperCase())));
+  return v;
+}
+
 /** In-cluster class from both sides' zones and regions. */
 function zoneClass(local: EndpointInfo, remote: EndpointInfo): TrafficClass {
   if (remote.kind === 'SERVICE') return 'SAME_ZONE'; // a ClusterIP nobody answered for: the bytes never left the node
@@ -102,7 +120,25 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
   const ws = raw.window_start;
   const we = raw.window_end > ws ? raw.window_end : ws;
   const cloud = ctx.cloud || (index.node(node)?.cloud ?? '');
-  const out = new EnrichedBatchBuilder();
+  const seq = ++batchSeq;
+  const endpoints: Endpoint[] = [];
+  const records: EnrichedFlow[] = [];
+  const targetRef = (tg: Target, i: EndpointInfo): number => {
+    if (tg.epSeq !== seq) {
+      tg.epSeq = seq;
+      tg.epIdx = endpoints.length;
+      endpoints.push(endpoint(cluster, i));
+    }
+    return tg.epIdx;
+  };
+  const externalRef = (info: IpInfo): number => {
+    if (info.epSeq !== seq) {
+      info.epSeq = seq;
+      info.epIdx = endpoints.length;
+      endpoints.push(external(info));
+    }
+    return info.epIdx;
+  };
 
   // A side of the flow: local if it is a pod on this node, this node itself, or a
   // hostNetwork pod of this node (by its declared host port).
@@ -119,11 +155,11 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
     if (dst === f.reply.src) return '';
     const d = classifier.info(dst);
     const svc = index.lookupIp(d.ip, t, we);
-    return svc !== undefined && svc.type === 'SERVICE' ? `${svc.namespace}/${svc.name}` : '';
+    return svc !== undefined && svc.type === 'SERVICE' ? (svc.ref ??= `${svc.namespace}/${svc.name}`) : '';
   };
 
-  // Endpoints are keyed by the index's cached per-object info and the classifier's cached
-  // per-address info, so each distinct endpoint is built once per batch.
+  // Endpoints are keyed by the index's targets and the classifier's cached per-address info,
+  // so each distinct endpoint is built once per batch.
   const emit = (f: RawFlow, service: string, role: Role, local: Target, lInfo: IpInfo, lPort: number, remote: Target | undefined, rInfo: IpInfo, rPort: number, egB: number, inB: number, egP: number, inP: number) => {
     const li = index.info(local);
     counters.bytes += egB + inB;
@@ -135,19 +171,19 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
     let remoteRef: number;
     if (remote !== undefined) {
       const ri = index.info(remote);
-      remoteRef = out.endpoint(ri, () => endpoint(cluster, ri));
+      remoteRef = targetRef(remote, ri);
       cls = rInfo.direct ? 'DIRECT' : rInfo.cloud ? 'CLOUD_SERVICE' : zoneClass(li, ri);
     } else {
-      remoteRef = out.endpoint(rInfo, () => external(rInfo));
+      remoteRef = externalRef(rInfo);
       cls = rInfo.direct ? 'DIRECT' : rInfo.cloud ? 'CLOUD_SERVICE' : rInfo.private || !rInfo.valid ? 'PRIVATE' : 'INTERNET';
     }
-    out.push({
+    records.push({
       time: ws,
       conntrack_id: f.conntrack_id,
       protocol: f.protocol,
       family: f.family,
       role,
-      local: out.endpoint(li, () => endpoint(cluster, li)),
+      local: targetRef(local, li),
       local_ip: lInfo.ip,
       local_port: lPort,
       remote: remoteRef,
@@ -157,7 +193,7 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
       class: cls,
       // NAT processing on every byte that passes the gateway: internet and cloud services alike
       // (S3 through a NAT gateway), unless that service has a gateway endpoint.
-      nat_gateway: ctx.natGateway && (cls === 'INTERNET' || (cls === 'CLOUD_SERVICE' && !(ctx.natExempt?.has(rInfo.cloud!.service.toUpperCase()) ?? false))),
+      nat_gateway: ctx.natGateway && (cls === 'INTERNET' || (cls === 'CLOUD_SERVICE' && !natExempt(ctx.natExempt, rInfo.cloud!.service))),
       egress_bytes: egB,
       ingress_bytes: inB,
       egress_packets: egP,
@@ -183,8 +219,8 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
     let rT = resolve(index.lookupIp(rInfo.ip, t, we), r.sport, f.protocol, t);
     // An address the index does not know, in this node's pod CIDR, is a pod of this node it has
     // not seen (yet): billed here as such, workload unknown, never dropped.
-    if (iT === undefined) iT = index.unknownLocalPod(node, iInfo.ip);
-    if (rT === undefined) rT = index.unknownLocalPod(node, rInfo.ip);
+    if (iT === undefined && iInfo.addr !== undefined) iT = index.unknownLocalPod(node, iInfo.addr);
+    if (rT === undefined && rInfo.addr !== undefined) rT = index.unknownLocalPod(node, rInfo.addr);
     let iLocal = isLocal(iT);
     let rLocal = isLocal(rT);
     if (!iLocal && !rLocal) {
@@ -204,12 +240,12 @@ export function enrichBatch(raw: RawFlowBatch, source: SourceRef, ctx: EnrichCon
         rLocal = isLocal(rT);
       }
     }
-    const before = out.size;
+    const before = records.length;
     const service = iLocal || rLocal ? serviceOf(f, t) : '';
     if (iLocal) emit(f, service, 'INITIATOR', iT!, iInfo, o.sport, rT, rInfo, r.sport, f.orig_bytes, f.reply_bytes, f.orig_packets, f.reply_packets);
     if (rLocal) emit(f, service, 'RESPONDER', rT!, rInfo, r.sport, iT, iInfo, o.sport, f.reply_bytes, f.orig_bytes, f.reply_packets, f.orig_packets);
-    if (out.size === before) counters.unattributed++;
+    if (records.length === before) counters.unattributed++;
   }
-  counters.records += out.size;
-  return out.build({ cluster, node, cloud, window_start: raw.window_start, window_end: raw.window_end, source });
+  counters.records += records.length;
+  return { cluster, node, cloud, window_start: raw.window_start, window_end: raw.window_end, source, endpoints, flows: records };
 }

@@ -12,7 +12,7 @@
 // controller reference (15k ReplicaSets are a few MB).
 import type { InventoryEvent, Namespace, Node, ObjectMeta, OwnerReference, Pod, Service, Workload } from '@tollgate/kube';
 import { REGION_LABEL, ZONE_LABEL } from '@tollgate/kube';
-import { canonicalIp, parseCidr, parseIp, PrefixTrie } from './ip.ts';
+import { canonicalIp, parseCidr, parseIp, PrefixTrie, type Ip } from './ip.ts';
 
 /** The fields of an Endpoint that come from the inventory (ip, port and cluster come from the flow). */
 export interface EndpointInfo {
@@ -40,6 +40,9 @@ interface Base {
   lastTime: number;
   info: EndpointInfo | undefined;
   infoGen: number;
+  /** The enricher's per-batch endpoint dictionary: the batch that listed this target, and where. */
+  epSeq: number;
+  epIdx: number;
 }
 
 export interface PodTarget extends Base {
@@ -76,6 +79,8 @@ export interface ServiceTarget extends Base {
   readonly type: 'SERVICE';
   namespace: string;
   ips: string[];
+  /** `namespace/name`, built once (records carry it as their `service`). */
+  ref?: string;
 }
 
 export type Target = PodTarget | NodeTarget | ServiceTarget;
@@ -226,7 +231,7 @@ export class OwnerIndex {
   // ---- objects ----
 
   private base(meta: ObjectMeta, t: number): Omit<Base, never> {
-    return { uid: meta.uid, name: meta.name, deletedAt: Infinity, lastTime: t, info: undefined, infoGen: -1 };
+    return { uid: meta.uid, name: meta.name, deletedAt: Infinity, lastTime: t, info: undefined, infoGen: -1, epSeq: 0, epIdx: 0 };
   }
 
   private applyPod(type: InventoryEvent['type'], pod: Pod, t: number): void {
@@ -432,18 +437,18 @@ export class OwnerIndex {
    * For an address the index does not know: if it is in node `name`'s pod CIDR, the stand-in
    * for that node's unknown pods (kind POD, workload unknown, the node's zone), else undefined.
    */
-  unknownLocalPod(name: string, ip: string): PodTarget | undefined {
+  unknownLocalPod(name: string, ip: string | Ip): PodTarget | undefined {
     const n = this.nodesByName.get(name);
     if (!n?.podCidrs) return undefined;
-    const parsed = parseIp(ip);
+    const parsed = typeof ip === 'string' ? parseIp(ip) : ip;
     if (!parsed || n.podCidrs.lookup(parsed) !== true) return undefined;
-    n.unknownPod ??= { uid: '', name: '', deletedAt: Infinity, lastTime: 0, info: undefined, infoGen: -1, type: 'POD', namespace: '', node: name, owner: undefined, hostNetwork: false, ips: [], ports: [], terminated: false, labels: undefined };
+    n.unknownPod ??= { uid: '', name: '', deletedAt: Infinity, lastTime: 0, info: undefined, infoGen: -1, epSeq: 0, epIdx: 0, type: 'POD', namespace: '', node: name, owner: undefined, hostNetwork: false, ips: [], ports: [], terminated: false, labels: undefined };
     return n.unknownPod;
   }
 
   /** The node as the stand-in for a local side the index cannot place (flagged unresolved). */
   unknownLocalNode(n: NodeTarget): NodeTarget {
-    n.unknownSide ??= { ...n, uid: '', info: undefined, infoGen: -1, ips: [], podCidrs: undefined, unknownPod: undefined, unknownSide: undefined, standIn: n.name };
+    n.unknownSide ??= { ...n, uid: '', info: undefined, infoGen: -1, epSeq: 0, epIdx: 0, ips: [], podCidrs: undefined, unknownPod: undefined, unknownSide: undefined, standIn: n.name };
     // Track the node's zone as it changes.
     n.unknownSide.zone = n.zone;
     n.unknownSide.region = n.region;
