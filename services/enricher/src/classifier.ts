@@ -18,6 +18,7 @@ export interface IpInfo {
   readonly ip: string;
   readonly valid: boolean;
   readonly direct: DirectRange | undefined;
+  /** The named managed service the address belongs to (never a generic range). */
   readonly cloud: CloudRange | undefined;
   readonly private: boolean;
   /** Country/ASN, looked up for addresses that are neither direct nor private. */
@@ -105,7 +106,9 @@ export class Classifier {
     if (!ip) return { ip: raw, valid: false, direct: undefined, cloud: undefined, private: false, geo: NO_GEO, addr: undefined, epSeq: 0, epIdx: 0 };
     const canon = canonicalIp(raw)!;
     const direct = this.direct.lookup(ip);
-    const cloud = direct ? undefined : this.cloud.lookup(ip);
+    // A generic range (EC2, GCP compute) is other customers' machines: internet, not cloud_service.
+    const range = direct ? undefined : this.cloud.lookup(ip);
+    const cloud = range === undefined || range.generic ? undefined : range;
     const priv = this.priv.lookup(ip) === true;
     const geo = direct || priv ? NO_GEO : this.geoip.lookup(canon);
     return { ip: canon, valid: true, direct, cloud, private: priv, geo, addr: ip, epSeq: 0, epIdx: 0 };

@@ -143,18 +143,31 @@ const AWS = {
   ],
 };
 
-test('cloud_service: S3 beats the generic AMAZON entry, the most specific prefix wins, IPv6 too', () => {
+test('cloud_service: S3 beats the generic AMAZON entry, the most specific prefix wins, IPv6 too; AMAZON and EC2 stay internet', () => {
   const ctx = cluster({ aws: AWS });
   const run = (dst: string) => one(enrichBatch(batch('n1', [flow({ src: '10.244.1.5', dst, dport: 443, orig: 10, reply: 10 })]), SOURCE, ctx).flows);
   const s3 = run('52.217.4.4');
-  assert.deepEqual([s3.class, s3.cloud_service, s3.cloud_service_region, s3.remote.region], ['CLOUD_SERVICE', 'S3', 'us-east-1', 'us-east-1']);
+  assert.deepEqual([s3.class, s3.cloud_service, s3.cloud_service_region, s3.remote.region, s3.remote.service], ['CLOUD_SERVICE', 'S3', 'us-east-1', 'us-east-1', 'S3']);
+  // EC2 and AMAZON-only addresses are other customers' machines (DESIGN.md section 5): internet,
+  // with no service or region of the range on the remote.
   const ec2 = run('3.5.1.1');
-  assert.deepEqual([ec2.cloud_service, ec2.cloud_service_region], ['EC2', 'eu-west-1']);
+  assert.deepEqual([ec2.class, ec2.cloud_service, ec2.cloud_service_region, ec2.remote.service, ec2.remote.region], ['INTERNET', '', '', '', '']);
   const generic = run('3.100.0.1');
-  assert.deepEqual([generic.class, generic.cloud_service], ['CLOUD_SERVICE', 'AMAZON']);
+  assert.deepEqual([generic.class, generic.cloud_service, generic.remote.service], ['INTERNET', '', '']);
   const s3v6 = run('2600:1fa0:4000::10');
   assert.deepEqual([s3v6.class, s3v6.cloud_service], ['CLOUD_SERVICE', 'S3']);
+  const amazonV6 = run('2600:1f00::10');
+  assert.equal(amazonV6.class, 'INTERNET');
   assert.equal(s3.nat_gateway, false);
+});
+
+test('through a NAT gateway: S3 and EC2 addresses both pay NAT processing, an exempt S3 does not', () => {
+  const ctx = { ...cluster({ aws: AWS }), natGateway: true };
+  const run = (c: EnrichContext, dst: string) => one(enrichBatch(batch('n1', [flow({ src: '10.244.1.5', dst, dport: 443, orig: 10, reply: 10 })]), SOURCE, c).flows);
+  assert.deepEqual([run(ctx, '52.217.4.4').class, run(ctx, '52.217.4.4').nat_gateway], ['CLOUD_SERVICE', true]);
+  assert.deepEqual([run(ctx, '3.5.1.1').class, run(ctx, '3.5.1.1').nat_gateway], ['INTERNET', true]);
+  const exempt = { ...ctx, natExempt: new Set(['S3']) };
+  assert.deepEqual([run(exempt, '52.217.4.4').nat_gateway, run(exempt, '3.5.1.1').nat_gateway], [false, true]);
 });
 
 test('direct beats cloud_service and in-cluster', () => {

@@ -2,9 +2,17 @@
 //   aws:   https://ip-ranges.amazonaws.com/ip-ranges.json        {prefixes:[{ip_prefix,region,service}], ipv6_prefixes:[{ipv6_prefix,...}]}
 //   gcp:   https://www.gstatic.com/ipranges/cloud.json           {prefixes:[{ipv4Prefix|ipv6Prefix, service, scope}]}
 //   azure: ServiceTags_Public_*.json (Microsoft download center) {values:[{name, properties:{region, systemService, addressPrefixes}}]}
-// Each becomes prefixes -> {provider, service, region}. The same prefix is often listed under a
-// generic tag (AWS `AMAZON`, Azure `AzureCloud`) and a specific service (S3, Storage.WestUS):
-// the specific service wins, and a longer prefix wins over a shorter one.
+// Each becomes prefixes -> {provider, service, region}. DESIGN.md section 5: only named managed
+// services (S3, DYNAMODB, Storage.WestUS, Sql.EastUS, ...) are `cloud_service`; the provider's
+// generic ranges are other customers' machines and stay `internet`:
+//   - superset tags (AWS `AMAZON`, Azure `AzureCloud` and `AzureCloud.<region>`) list every
+//     address of the provider, named services included. They are not loaded at all: an AMAZON
+//     prefix nested in an S3 one must not hide the S3 answer under longest-prefix match.
+//   - compute ranges (AWS `EC2`, every GCP cloud.json prefix: cloud.json lists only the
+//     "Google Cloud" ranges customers' resources use) are loaded as `generic`: an address in
+//     them is internet, also where such a range is carved out of a shorter named one.
+// For the same prefix a named service beats a generic range, and a regional entry a global one;
+// otherwise the longest prefix wins.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '@tollgate/config';
 import { parseCidr, PrefixTrie } from './ip.ts';
@@ -15,7 +23,7 @@ export interface CloudRange {
   provider: Provider;
   service: string;
   region: string;
-  /** A catch-all tag (AMAZON, AzureCloud) that a specific service overrides. */
+  /** A generic compute range (AWS EC2, GCP cloud.json): other customers' machines, class internet. */
   generic: boolean;
 }
 
@@ -49,7 +57,8 @@ export function parseAwsRanges(doc: unknown, file = 'aws ranges'): RangeEntry[] 
     for (const p of asArray(d[key], key, file) as Array<Record<string, unknown>>) {
       if (!str(p[field])) fail(`${file}: a ${key} entry has no ${field} (not an AWS ip-ranges.json?)`);
       const service = str(p.service);
-      out.push({ cidr: str(p[field]), range: { provider: 'aws', service, region: str(p.region), generic: service === 'AMAZON' || service === '' } });
+      if (service === 'AMAZON' || service === '') continue; // the superset of every AWS range
+      out.push({ cidr: str(p[field]), range: { provider: 'aws', service, region: str(p.region), generic: service === 'EC2' } });
     }
   }
   return out;
@@ -61,7 +70,7 @@ export function parseGcpRanges(doc: unknown, file = 'gcp ranges'): RangeEntry[] 
   return (asArray(d.prefixes, 'prefixes', file) as Array<Record<string, unknown>>).map((p, i) => {
     const cidr = str(p.ipv4Prefix) || str(p.ipv6Prefix);
     if (!cidr) fail(`${file}: prefixes[${i}] has no ipv4Prefix or ipv6Prefix (not a GCP cloud.json?)`);
-    return { cidr, range: { provider: 'gcp' as const, service: str(p.service) || 'Google Cloud', region: str(p.scope), generic: false } };
+    return { cidr, range: { provider: 'gcp' as const, service: str(p.service) || 'Google Cloud', region: str(p.scope), generic: true } };
   });
 }
 
@@ -73,15 +82,16 @@ export function parseAzureRanges(doc: unknown, file = 'azure ranges'): RangeEntr
     const props = v.properties ?? {};
     const name = str(v.name);
     const service = str(props.systemService) || name.split('.')[0] || name;
-    const generic = service === 'AzureCloud'; // AzureCloud, AzureCloud.<region>: every Azure address
-    for (const cidr of asArray(props.addressPrefixes, `${name}.properties.addressPrefixes`, file)) {
-      out.push({ cidr: str(cidr), range: { provider: 'azure', service, region: str(props.region), generic } });
+    const prefixes = asArray(props.addressPrefixes, `${name}.properties.addressPrefixes`, file);
+    if (service === 'AzureCloud') continue; // AzureCloud, AzureCloud.<region>: every Azure address
+    for (const cidr of prefixes) {
+      out.push({ cidr: str(cidr), range: { provider: 'azure', service, region: str(props.region), generic: false } });
     }
   }
   return out;
 }
 
-/** Rank of a range for the same prefix: a specific service beats a generic tag, a regional entry a global one. */
+/** Rank of a range for the same prefix: a named service beats a generic range, a regional entry a global one. */
 function better(old: CloudRange, neu: CloudRange): CloudRange {
   const score = (r: CloudRange) => (r.generic ? 0 : 2) + (r.region ? 1 : 0);
   return score(neu) > score(old) ? neu : old;
