@@ -2,7 +2,7 @@
 // ("keep the old encoder in the bench as the baseline"): the hand-written encoder, and the old
 // protocol (a sink_chunks row, the flows insert, then the rollups fed by reading the chunk back
 // from flows). Not used by any production path; no exactly-once claims.
-import { FLOW_COLUMNS, ROLLUP_COLUMNS, chunkToken, type RowBlock, type SourceCoordinates, type Store } from '@tollgate/clickhouse';
+import { FLOW_COLUMNS, ROLLUP_COLUMNS, chunkToken, ip, lowerClass, pricedAs, type RowBlock, type SourceCoordinates, type Store } from '@tollgate/clickhouse';
 import { PermanentError } from '@tollgate/pipeline';
 import type { EnrichedFlowBatch } from '@tollgate/schema';
 
@@ -44,21 +44,12 @@ export async function legacyStoreChunk(store: Store, c: LegacyChunk): Promise<vo
   });
 }
 
-const CLASS_LOWER: Record<string, string> = {};
-function lowerClass(c: string): string {
-  return (CLASS_LOWER[c] ??= c.toLowerCase());
-}
-
-function ip(s: string): string {
-  if (s === '') return '::';
-  const zone = s.indexOf('%');
-  return zone < 0 ? s : s.slice(0, zone);
-}
 
 /**
  * The rows of one flows.enriched.v1 message, straight from the decoded record into
- * JSONCompactEachRow (the sink's hot path: no row objects in between). Same values, same
- * order as rowBlock(toFlowRows(batch, src)); a test keeps the two equal.
+ * JSONCompactEachRow (the sink's hot path before issue 9: no row objects in between), brought
+ * to today's columns (labels, priced_as, service, the raw message's agent and seq) so that it
+ * inserts the same rows as the production encoder; the bench checks both stored the same.
  */
 export function legacyEncodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {
   // The batch's endpoints are few and shared by many flows: their JSON is written once.
@@ -68,14 +59,20 @@ export function legacyEncodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinate
   const serviceJson = new Array<string>(eps.length);
   for (let i = 0; i < eps.length; i++) {
     const e = eps[i]!;
-    localJson[i] = inner([e.kind, e.namespace, e.workload_kind, e.workload, e.pod, e.zone, e.region]);
+    localJson[i] = inner([e.kind, e.namespace, e.workload_kind, e.workload, e.pod, e.zone, e.region, e.labels]);
     remoteJson[i] = inner([e.kind, e.namespace, e.workload_kind, e.workload, e.pod, e.node, e.zone, e.region, e.country, e.asn, e.as_org]);
     serviceJson[i] = inner([e.service, e.region]);
   }
   const head = `,${inner([b.cluster, b.node])},`;
   const cloud = `,${JSON.stringify(b.cloud)},`;
-  const tail = `,${inner([src.topic, src.partition, src.offset])}]`;
+  const tail = `,${inner([src.topic, src.partition, src.offset, b.source.agent_id, b.source.seq])}]`;
   const noService = '"",""';
+  const services = new Map<string, string>();
+  const serviceQ = (s: string): string => {
+    let v = services.get(s);
+    if (v === undefined) services.set(s, (v = JSON.stringify(s)));
+    return v;
+  };
   // Addresses repeat within a batch (a pod's, a destination's): each is quoted once.
   const ips = new Map<string, string>();
   const ipJson = (s: string): string => {
@@ -91,7 +88,9 @@ export function legacyEncodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinate
     const f = b.flows[i]!;
     const local = localJson[f.local];
     const remote = remoteJson[f.remote];
-    if (local === undefined || remote === undefined) throw new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${eps.length}`);
+    const l = eps[f.local];
+    const r = eps[f.remote];
+    if (local === undefined || remote === undefined || l === undefined || r === undefined) throw new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${eps.length}`);
     if (f.time !== lastTime) {
       lastTime = f.time;
       rowHead = `[${Math.floor(f.time / 1000)}${head}`;
@@ -100,7 +99,8 @@ export function legacyEncodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinate
       `${rowHead}${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",` +
       `${ipJson(f.local_ip)},${f.local_port},${local},` +
       `${ipJson(f.remote_ip)},${f.remote_port},${remote},` +
-      `"${lowerClass(f.class)}"${cloud}${f.class === 'CLOUD_SERVICE' ? serviceJson[f.remote] : noService},${f.nat_gateway},` +
+      `"${lowerClass(f.class)}","${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}"${cloud}` +
+      `${f.class === 'CLOUD_SERVICE' ? serviceJson[f.remote] : noService},${serviceQ(f.service)},${f.nat_gateway},` +
       `${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}${tail}`;
   }
   lines[b.flows.length] = '';

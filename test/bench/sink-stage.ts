@@ -4,7 +4,8 @@
 //   - the baseline: the sink's store path before issue 9 (the hand-written encoder, the old
 //     ledger/flows/read-back rollup protocol), decoding the same messages, same chunk size.
 // Each on a fresh database; the best of `rounds`.
-import { openStore, type RowBlock } from '@tollgate/clickhouse';
+import assert from 'node:assert/strict';
+import { openStore, rowBlock, toFlowRows, type RowBlock } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import { allTopics, caughtUp, MemoryTransport, topicNames } from '@tollgate/pipeline';
 import { Family, type EnrichedFlowBatch, type SchemaRegistry } from '@tollgate/schema';
@@ -21,9 +22,35 @@ export async function benchSinkStage(o: { messages: Buffer[]; rows: number; data
     await store.migrate();
     return store;
   };
-  const count = async (store: Awaited<ReturnType<typeof fresh>>) => {
-    const rs = await store.client.query({ query: `SELECT toString(count()) AS n FROM ${store.database}.flows`, format: 'JSONEachRow' });
-    return Number((await rs.json<{ n: string }>())[0]!.n);
+  // The truth both paths must store, from the decoded messages (not from either encoder).
+  const truth = { rows: 0, egress: 0n, ingress: 0n, packets: 0n };
+  for (let i = 0; i < o.messages.length; i++) {
+    const b = codec.decode(o.messages[i]!);
+    for (const f of b.flows) {
+      truth.rows++;
+      truth.egress += BigInt(f.egress_bytes);
+      truth.ingress += BigInt(f.ingress_bytes);
+      truth.packets += BigInt(f.egress_packets + f.ingress_packets);
+    }
+    // The legacy encoder writes what the row builder writes, column for column (46 of 46).
+    if (i < 3) assert.equal(legacyEncodeFlowRows(b, { topic: 'flows.enriched.v1', partition: 0, offset: i }).body, rowBlock(toFlowRows(b, { topic: 'flows.enriched.v1', partition: 0, offset: i })).body);
+  }
+  if (truth.rows !== o.rows) throw new Error(`the messages hold ${truth.rows} rows, expected ${o.rows}`);
+  const stored = async (store: Awaited<ReturnType<typeof fresh>>) => {
+    const q = async (table: string, extra: string) => {
+      const rs = await store.client.query({
+        query: `SELECT toString(count()) AS n, toString(sum(egress_bytes)) AS egress, toString(sum(ingress_bytes)) AS ingress, toString(sum(egress_packets + ingress_packets)) AS packets${extra} FROM ${store.database}.${table}`,
+        format: 'JSONEachRow',
+      });
+      const r = (await rs.json<{ n: string; egress: string; ingress: string; packets: string }>())[0]!;
+      return { rows: Number(r.n), egress: BigInt(r.egress), ingress: BigInt(r.ingress), packets: BigInt(r.packets) };
+    };
+    return { flows: await q('flows', ''), rollup: await q('workload_hourly', '') };
+  };
+  const check = async (what: string, store: Awaited<ReturnType<typeof fresh>>) => {
+    const s = await stored(store);
+    assert.deepEqual(s.flows, truth, `${what}: flows`);
+    assert.deepEqual({ egress: s.rollup.egress, ingress: s.rollup.ingress }, { egress: truth.egress, ingress: truth.ingress }, `${what}: workload_hourly`);
   };
 
   const stage = async (): Promise<number> => {
@@ -39,9 +66,8 @@ export async function benchSinkStage(o: { messages: Buffer[]; rows: number; data
     while (!(await caughtUp(transport, 'tollgate-sink', topics.enriched))) await new Promise((r) => setTimeout(r, 5));
     const s = (performance.now() - t0) / 1000;
     await sink.stop();
-    const stored = await count(store);
+    await check('sink stage', store);
     await store.close();
-    if (stored !== o.rows) throw new Error(`sink stage stored ${stored} rows, expected ${o.rows}`);
     return s;
   };
 
@@ -71,9 +97,8 @@ export async function benchSinkStage(o: { messages: Buffer[]; rows: number; data
     }
     if (rows) await flush(o.messages.length - 1);
     const s = (performance.now() - t0) / 1000;
-    const stored = await count(store);
+    await check('legacy sink', store);
     await store.close();
-    if (stored !== o.rows) throw new Error(`legacy sink stored ${stored} rows, expected ${o.rows}`);
     return s;
   };
 

@@ -5,7 +5,7 @@ export { createIngest, classifyInsertError, FencedError, MAX_CHUNK_ROWS, needsRo
 export type { Ingest, IngestItem, IngestOptions, IngestStats, IngestStep, ChunkRef, Reject, RawInsert, InsertFormat } from './ingest.ts';
 export { toFlowRows, encodeFlowRows, encodeRows, rowBlock, rollupBlock, flowRowValues, FLOW_COLUMNS, ROLLUP_COLUMNS } from './rows.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
-export { FLOW_TABLE, type FlowColumn } from './flows-table.ts';
+export { FLOW_TABLE, ip, lowerClass, pricedAs, type FlowColumn } from './flows-table.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';
 export type { Migration } from './migrate.ts';
 export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes, TopDestination, CountryEgress, QueryFn, BudgetStatus, BudgetOverrun, LabelCost } from './reports.ts';
