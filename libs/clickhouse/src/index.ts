@@ -11,6 +11,7 @@ export type { Migration } from './migrate.ts';
 export type { Period, Money, ClassCost, WorkloadCost, CostTotals, AnomalyRow, AnomalyGroup, WorkloadClassBytes, TopDestination, CountryEgress, QueryFn, BudgetStatus, BudgetOverrun, LabelCost } from './reports.ts';
 export { clientQuery, internetEgressByCountry, topDestinations, appliedMigrations, costByWorkload, costTotals, anomalies, anomalyRows, budgetStatus, budgetOverruns, costByLabel } from './reports.ts';
 export { pendingAlerts, recordPublished, publishedIds } from './alerts.ts';
+export type { PendingAlert } from './alerts.ts';
 export type { PublishedAlert } from './alerts.ts';
 export { bundleFiles, writeBundle, uuidOf, CHARTS, DASHBOARDS, DATASETS } from './superset.ts';
 export type { ChartDef, DashboardDef, DatasetDef } from './superset.ts';
