@@ -106,6 +106,8 @@ pid_of() { # name cmdline-pattern
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
   echo "$pid"
 }
+# Just started (by this script): alive by its pid alone (its cmdline may not show the exec yet).
+started_alive() { local pid; pid="$(cat "$KDIR/$1.pid" 2>/dev/null || true)"; [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; }
 etcd_pid() { pid_of etcd "etcd.*--listen-client-urls=http://127.0.0.1:$ETCD_PORT"; }
 api_pid() { pid_of apiserver "kube-apiserver.*--secure-port=$PORT"; }
 
@@ -177,7 +179,7 @@ cmd_start() {
     local i
     for i in $(seq 1 100); do
       curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && break
-      etcd_pid >/dev/null || die "etcd exited (see $LOGS/etcd.log)"
+      started_alive etcd || die "etcd exited (see $LOGS/etcd.log)"
       sleep 0.2
     done
   fi
@@ -197,7 +199,7 @@ cmd_start() {
   fi
   local t=0
   until ready; do
-    api_pid >/dev/null || die "kube-apiserver exited (see $LOGS/apiserver.log)"
+    started_alive apiserver || die "kube-apiserver exited (see $LOGS/apiserver.log)"
     t=$((t + 1)); [[ $t -gt 300 ]] && die "kube-apiserver not ready after 60 s (see $LOGS/apiserver.log)"
     sleep 0.2
   done
