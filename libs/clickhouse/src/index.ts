@@ -15,4 +15,4 @@ export type { PendingAlert } from './alerts.ts';
 export type { PublishedAlert } from './alerts.ts';
 export { bundleFiles, writeBundle, uuidOf, CHARTS, DASHBOARDS, DATASETS } from './superset.ts';
 export type { ChartDef, DashboardDef, DatasetDef } from './superset.ts';
-export { AgentPositions, loadAgentPositions } from './resends.ts';
+export { AgentPositions, PositionsDraft, RESEND_WINDOW, loadAgentPositions } from './resends.ts';
