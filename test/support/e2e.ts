@@ -35,6 +35,27 @@ export function stageEnv(o: { prefix: string; dataDir: string; scenario: Pick<Sc
 
 export const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
+/**
+ * The committed messages of a topic, read (read_committed) by a group of its own: with enricher
+ * transactions its end offsets also count the transaction markers.
+ */
+export async function countMessages(kafka: Transport, topic: string, groupId: string): Promise<number> {
+  if (sum(await kafka.endOffsets(topic)) === 0) return 0;
+  let n = 0;
+  const c = await kafka.consumer(groupId, { groupId, topics: [topic], maxWaitMs: 100, transactionalInput: true });
+  await c.run(async (batch) => void (n += batch.length));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!(await caughtUp(kafka, groupId, topic))) {
+      if (Date.now() > deadline) throw new Error(`reading ${topic} did not catch up`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await c.close();
+  }
+  return n;
+}
+
 export const waitFor = (what: string, cond: () => Promise<boolean>, timeoutMs: number, procs: Proc[]) => waitUntil(what, cond, timeoutMs, () => procs);
 
 /** Until the enricher and the sink have consumed everything in flows.raw and flows.enriched. */
