@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
-import { openStore, type AnomalyRow, type Store } from '@tollgate/clickhouse';
-import { installReferenceAnomalyViews, referenceAnomalyRows } from '@tollgate/clickhouse/testing';
+import { openStore, type Store } from '@tollgate/clickhouse';
+import { byAnomalyId, installReferenceAnomalyViews, referenceAnomalyRows } from '@tollgate/clickhouse/testing';
 import { billable, createScenario, DAY, HOUR, ownerOf, type Owner } from '@tollgate/sim';
 
 const BIN = fileURLToPath(new URL('../bin/tollgate.mjs', import.meta.url));
@@ -45,7 +45,6 @@ const DEFAULTS: Settings = {
 type Expected = Array<[string, string, string[]]>;
 
 const wname = (o: Owner) => `${o.namespace}/${o.kind}/${o.workload}`;
-const byId = (rows: AnomalyRow[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
 /**
  * The anomaly views read the known-destinations rollups (0056); migrations 0020/0022's views
@@ -61,8 +60,8 @@ async function assertSameAsReference(store: Store, start: number, label: string)
     [start + 7 * DAY + 23 * HOUR, start + 8 * DAY + HOUR],
   ] as const) {
     const period = { from, to };
-    const want = byId(await referenceAnomalyRows(store.client, store.database, period));
-    assert.deepEqual(byId(await store.anomalyRows(period)), want, `${label}: [${from ?? 0}, ${to ?? 'end'}) as the reference views`);
+    const want = byAnomalyId(await referenceAnomalyRows(store.client, store.database, period));
+    assert.deepEqual(byAnomalyId(await store.anomalyRows(period)), want, `${label}: [${from ?? 0}, ${to ?? 'end'}) as the reference views`);
     rows += want.length;
   }
   return rows;

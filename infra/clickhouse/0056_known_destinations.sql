@@ -1,14 +1,14 @@
 -- Known destinations (issue 8): the anomaly views judged 30 days with window functions over
 -- every hourly row of the window and its baseline. Two small rollups, kept by materialized views
 -- on rollup_input (the same feed, with the same deduplication tokens, as the other rollups: each
--- chunk exactly once), tell the views which days can hold an anomaly at all; they read hourly
--- rows only for those days and judge them with 0022's rules, so the rows are the same.
+-- chunk exactly once): destination_keys_daily tells the views which workloads can hold a new or
+-- unexpected destination at all, and only their hourly rows are judged, by 0022's rules, so the
+-- rows are the same; workload_egress_hourly gives VOLUME_SPIKE one row per workload and hour.
 --
 -- destination_keys_daily: per UTC day and workload, one row per key:
 --   key_kind 'traffic'  dest ''        every flow of the workload (any class, either role): its first and last hour
 --   key_kind 'country'  dest country   egress the workload opened to an external destination (destinations_hourly's
 --   key_kind 'asn'      dest ASN       filter); unknown '' / 0 are not kept (never judged)
---   key_kind 'port'     dest port
 -- egress bytes, flows (never 0, so a merge never drops a row), first and last hour.
 -- workload_egress_hourly: per hour and workload, the egress of destinations_hourly (VOLUME_SPIKE).
 -- Both kept 2 years like the hourly rollups. Every statement is safe to replay.
@@ -60,8 +60,7 @@ UNION ALL
 SELECT toDate(hour) AS day, cluster, namespace, workload_kind, workload, k.1 AS key_kind, k.2 AS dest,
        sum(egress_bytes), sum(flows), min(hour), max(hour)
 FROM {{db}}.destinations_hourly
-ARRAY JOIN arrayConcat(arrayFilter(x -> x.2 NOT IN ('', '0'), [('country', toString(remote_country)), ('asn', toString(remote_asn))]),
-                       [('port', toString(remote_port))]) AS k
+ARRAY JOIN arrayFilter(x -> x.2 NOT IN ('', '0'), [('country', toString(remote_country)), ('asn', toString(remote_asn))]) AS k
 WHERE (SELECT count() FROM {{db}}.destination_keys_daily) = 0
 GROUP BY day, cluster, namespace, workload_kind, workload, key_kind, dest
 SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
@@ -90,8 +89,7 @@ FROM {{db}}.rollup_input
 ARRAY JOIN arrayConcat(
     [('traffic', '')],
     if(role = 'INITIATOR' AND class IN ('internet', 'private', 'direct', 'cloud_service'),
-       arrayConcat(arrayFilter(x -> x.2 NOT IN ('', '0'), [('country', remote_country), ('asn', toString(remote_asn))]),
-                   [('port', toString(remote_port))]),
+       arrayFilter(x -> x.2 NOT IN ('', '0'), [('country', remote_country), ('asn', toString(remote_asn))]),
        [])) AS k
 GROUP BY day, cluster, namespace, workload_kind, workload, key_kind, dest;
 
@@ -108,26 +106,25 @@ FROM {{db}}.rollup_input
 WHERE role = 'INITIATOR' AND class IN ('internet', 'private', 'direct', 'cloud_service')
 GROUP BY hour, cluster, namespace, workload_kind, workload;
 
--- The workloads that can hold an anomaly in [from, to), from the small rollups alone (a superset:
--- every workload 0020/0022's rules flag is in it). Per day D of [from, to), from its keys:
+-- The workloads that can hold a NEW_COUNTRY, NEW_ASN or UNEXPECTED_COUNTRY anomaly in [from, to),
+-- from destination_keys_daily alone (a superset: every workload 0022's rules flag is in it). Per
+-- day D of [from, to), from its keys:
 --   NEW_COUNTRY / NEW_ASN: at least the rule's minimum that day, less than baseline_min_bytes in
 --     the baseline_days - 1 whole days before D (an hour of D is judged against [hour - baseline,
 --     hour), which holds those days: if they hold the minimum, the key is known all day), and the
 --     workload's first traffic since the baseline's start at least learning_hours before D's last hour;
 --   UNEXPECTED_COUNTRY: unexpected_min_bytes that day to a country that a most specific
 --     expected_countries row of the workload leaves out;
---   MINING_PORT: a connection to an enabled port of suspicious_ports;
---   VOLUME_SPIKE: an hour with at least spike_min_bytes (workload_egress_hourly).
--- The rules' views below read hourly rows of these workloads only, so they flag the same rows.
+-- destination_keys_hourly (below) reads hourly rows of these workloads only, so 0022's NEW_* and
+-- UNEXPECTED_COUNTRY flag the same rows. MINING_PORT (0020) and VOLUME_SPIKE (below) read every
+-- workload: their reads are small (a port filter; one row per workload and hour).
 CREATE OR REPLACE VIEW {{db}}.anomaly_workloads AS
 WITH
     (SELECT days FROM {{db}}.anomaly_baseline_days) AS bdays,
     (SELECT (new_country_min_bytes, new_asn_min_bytes, baseline_min_bytes, learning_hours, unexpected_min_bytes) FROM {{db}}.anomaly_config) AS cfg,
     (SELECT groupArray((cluster, namespace, workload_kind, workload, countries))
      FROM (SELECT cluster, namespace, workload_kind, workload, argMax(countries, updated_at) AS countries
-           FROM {{db}}.expected_countries GROUP BY cluster, namespace, workload_kind, workload)) AS expected,
-    (SELECT groupArray(toString(port))
-     FROM (SELECT port, argMax(enabled, updated_at) AS on FROM {{db}}.suspicious_ports GROUP BY port) WHERE on) AS ports
+           FROM {{db}}.expected_countries GROUP BY cluster, namespace, workload_kind, workload)) AS expected
 SELECT DISTINCT cluster, namespace, workload_kind, workload
 FROM (
     SELECT cluster, namespace, workload_kind, workload, key_kind, dest, x.1 AS day, x.2 AS bytes, x.3 AS prior, first_hour,
@@ -140,7 +137,8 @@ FROM (
             SELECT cluster, namespace, workload_kind, workload, key_kind, dest, groupArray((day, egress_bytes)) AS ds,
                    if(key_kind = 'traffic', min(first_hour), toDateTime(4294967295, 'UTC')) AS f0
             FROM {{db}}.destination_keys_daily
-            WHERE day >= toDate(toDateTime({from:UInt32} - least({from:UInt32}, 86400 * bdays), 'UTC'))
+            WHERE key_kind IN ('traffic', 'country', 'asn')
+              AND day >= toDate(toDateTime({from:UInt32} - least({from:UInt32}, 86400 * bdays), 'UTC'))
               AND day <= toDate(toDateTime({to:UInt32}, 'UTC'))
             GROUP BY cluster, namespace, workload_kind, workload, key_kind, dest
         )
@@ -148,7 +146,7 @@ FROM (
     ARRAY JOIN arrayMap(
         d -> (d, arraySum(arrayMap(p -> if(p.1 = d, p.2, 0), ds)), arraySum(arrayMap(p -> if(p.1 < d AND p.1 > d - bdays, p.2, 0), ds))),
         arrayFilter(d -> d >= toDate(toDateTime({from:UInt32}, 'UTC')), arrayDistinct(arrayMap(p -> p.1, ds)))) AS x
-    WHERE key_kind != 'traffic'
+    WHERE key_kind IN ('country', 'asn')
 )
 WHERE (key_kind IN ('country', 'asn')
        AND bytes >= if(key_kind = 'country', cfg.1, cfg.2)
@@ -156,17 +154,10 @@ WHERE (key_kind IN ('country', 'asn')
        AND first_hour <= toDateTime(day, 'UTC') + INTERVAL 23 HOUR - toIntervalHour(cfg.4))
    OR (key_kind = 'country' AND bytes >= cfg.5
        AND arrayExists(e -> (e.2 != '*') * 2 + (e.4 != '*') = top AND notEmpty(e.5) AND NOT has(e.5, dest), scopes))
-   OR (key_kind = 'port' AND has(ports, dest))
-UNION DISTINCT
-SELECT cluster, namespace, workload_kind, workload
-FROM {{db}}.workload_egress_hourly
-WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
-GROUP BY hour, cluster, namespace, workload_kind, workload
-HAVING sum(egress_bytes) >= (SELECT spike_min_bytes FROM {{db}}.anomaly_config)
 SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
--- 0020's destination_keys_hourly and workload_first_in, for the workloads of anomaly_workloads only
--- (0022's NEW_COUNTRY, NEW_ASN and UNEXPECTED_COUNTRY read them).
+-- 0020's destination_keys_hourly, for the workloads of anomaly_workloads only (0022's NEW_COUNTRY,
+-- NEW_ASN and UNEXPECTED_COUNTRY read it: the hourly rows of destinations_hourly they judge).
 CREATE OR REPLACE VIEW {{db}}.destination_keys_hourly AS
 SELECT
     hour, cluster, namespace, workload_kind, workload, k.1 AS rule, k.2 AS dest,
@@ -179,44 +170,14 @@ FROM {{db}}.destinations_hourly
 ARRAY JOIN [('NEW_COUNTRY', toString(remote_country)), ('NEW_ASN', toString(remote_asn))] AS k
 WHERE hour >= toDateTime({from:UInt32} - least({from:UInt32}, {back:UInt32}), 'UTC')
   AND hour < toDateTime({to:UInt32}, 'UTC')
-  AND (cluster, namespace, workload_kind, workload) IN (
-      SELECT cluster, namespace, workload_kind, workload FROM {{db}}.anomaly_workloads(from = {from:UInt32}, to = {to:UInt32}))
+  AND has((SELECT groupArray((cluster, namespace, workload_kind, workload)) FROM {{db}}.anomaly_workloads(from = {from:UInt32}, to = {to:UInt32})),
+          (cluster, namespace, workload_kind, workload))
   AND k.2 NOT IN ('', '0')
 GROUP BY hour, cluster, namespace, workload_kind, workload, rule, dest
 SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
 
-CREATE OR REPLACE VIEW {{db}}.workload_first_in AS
-SELECT cluster, namespace, workload_kind, workload, min(hour) AS first_hour
-FROM {{db}}.workload_hourly
-WHERE hour >= toDateTime({from:UInt32} - least({from:UInt32}, {back:UInt32}), 'UTC')
-  AND hour < toDateTime({to:UInt32}, 'UTC')
-  AND (cluster, namespace, workload_kind, workload) IN (
-      SELECT cluster, namespace, workload_kind, workload FROM {{db}}.anomaly_workloads(from = {from:UInt32}, to = {to:UInt32}))
-GROUP BY cluster, namespace, workload_kind, workload
-SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
-
--- 0020's MINING_PORT, for the workloads of anomaly_workloads only.
-CREATE OR REPLACE VIEW {{db}}.anomaly_mining_port_in AS
-SELECT
-    hour AS window_start, cluster, namespace, workload_kind, workload,
-    'MINING_PORT' AS rule, toString(remote_country) AS country, remote_asn AS asn, toString(min(sample_ip)) AS ip, remote_port AS port,
-    sum(egress_bytes) AS bytes, toUInt64(0) AS baseline_bytes,
-    toFloat64(sum(flows)) AS score,
-    if(max(class = 'internet'), 'CRITICAL', 'HIGH') AS severity,
-    concat(country, '/', toString(asn), '/', toString(port)) AS dest_key
-FROM {{db}}.destinations_hourly
-WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
-  AND (cluster, namespace, workload_kind, workload) IN (
-      SELECT cluster, namespace, workload_kind, workload FROM {{db}}.anomaly_workloads(from = {from:UInt32}, to = {to:UInt32}))
-  AND class IN ('internet', 'private')
-  AND remote_port IN (
-      SELECT port FROM (SELECT port, argMax(enabled, updated_at) AS on FROM {{db}}.suspicious_ports GROUP BY port) WHERE on
-  )
-GROUP BY hour, cluster, namespace, workload_kind, workload, remote_country, remote_asn, remote_port
-SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw';
-
 -- 0022's VOLUME_SPIKE over workload_egress_hourly (destinations_hourly's egress per workload and
--- hour), for the workloads of anomaly_workloads only.
+-- hour: one row where destinations_hourly has one per destination).
 CREATE OR REPLACE VIEW {{db}}.anomaly_volume_spike_in AS
 SELECT
     s.hour AS window_start, s.cluster AS cluster, s.namespace AS namespace, s.workload_kind AS workload_kind, s.workload AS workload,
@@ -234,8 +195,6 @@ FROM (
         SELECT hour, cluster, namespace, workload_kind, workload, sum(egress_bytes) AS bytes
         FROM {{db}}.workload_egress_hourly
         WHERE hour >= toDateTime({from:UInt32} - least({from:UInt32}, 604800), 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
-          AND (cluster, namespace, workload_kind, workload) IN (
-              SELECT cluster, namespace, workload_kind, workload FROM {{db}}.anomaly_workloads(from = {from:UInt32}, to = {to:UInt32}))
         GROUP BY hour, cluster, namespace, workload_kind, workload
     )
 ) AS s

@@ -90,3 +90,8 @@ export async function installReferenceAnomalyViews(client: ClickHouseClient, dat
 export function referenceAnomalyRows(client: ClickHouseClient, database: string, opts: Period = {}): Promise<AnomalyRow[]> {
   return anomalyRows(clientQuery(client), `\`${database}\``, opts, 'ref_anomalies_window');
 }
+
+/** Anomaly rows in the order of their ids (a stable order to compare two views' rows in). */
+export function byAnomalyId(rows: readonly AnomalyRow[]): AnomalyRow[] {
+  return [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
