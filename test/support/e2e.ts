@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { openStore, type Store } from '@tollgate/clickhouse';
+import { byAnomalyId, installReferenceAnomalyViews, referenceAnomalyRows } from '@tollgate/clickhouse/testing';
 import type { Logger } from '@tollgate/log';
 import type { Scenario } from '@tollgate/sim';
 import { caughtUp, type TopicNames, type Transport } from '@tollgate/pipeline';
@@ -138,6 +139,11 @@ export async function assertGroundTruth(store: Store, scenario: Scenario, record
   const anomalies = await store.anomalies();
   assert.deepEqual(anomalies.map(anomalyKey).sort(), scenario.expectedAnomalies.map(anomalyKey).sort());
   assert.ok(anomalies.every((a) => a.first_window >= scenario.anomalyStart - 3_600_000));
+  // The anomaly rows, field for field, are those of migrations 0020/0022's views (over every hourly row), installed beside them.
+  await installReferenceAnomalyViews(store.client, store.database);
+  const anomalyRows = byAnomalyId(await store.anomalyRows());
+  assert.ok(anomalyRows.length >= anomalies.length);
+  assert.deepEqual(anomalyRows, byAnomalyId(await referenceAnomalyRows(store.client, store.database)), 'anomaly rows: those of the reference views (0020/0022)');
 
   const groups = Object.values(truth);
   return {
