@@ -236,6 +236,8 @@ class PlatformaticConsumer implements Consumer {
   private readonly committedAt = new Map<string, number>();
   private assigned = new Set<string>();
   private generation = -1;
+  /** Joins so far: a fetch answered after a join it was sent before is stale. */
+  private joins = 0;
   /** After a (re)join, until the stream has re-read the committed offsets, what it emits is stale. */
   private awaitingOffsets = true;
   private readonly wake = new Wakeup();
@@ -296,13 +298,23 @@ class PlatformaticConsumer implements Consumer {
     });
     // Registered before consume() so it runs before the stream's own listener on every join.
     this.client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.onJoin(payload));
-    // Aborted transactions' records out of every fetch the stream makes (aborted.ts: the client
-    // keeps those whose abort marker is not in the same response).
+    // Every fetch the stream makes, on its way back:
+    // - one sent before a join and answered after it is dropped whole. The join reset the stream's
+    //   positions to the committed offsets, but the stream (one fetch in flight per broker) would
+    //   still take this answer: its records, stamped with the new generation, and its end as the
+    //   next position. A partition re-read from 138 then got 186..237 first and never 138..185
+    //   (their commit passed over them): a full chaos run lost 145 raw messages that way.
+    // - aborted transactions' records out (aborted.ts: the client keeps those whose abort marker is
+    //   not in the same response).
     const fetch = this.client.fetch.bind(this.client) as (options: unknown, callback: (err: unknown, res?: FetchResponseLike) => void) => void;
     (this.client as unknown as { fetch: unknown }).fetch = (options: unknown, callback?: (err: unknown, res?: FetchResponseLike) => void) => {
       if (!callback) throw new Error('platformatic adapter: fetch without a callback');
+      const joins = this.joins;
       fetch(options, (err, res) => {
-        if (!err && res) {
+        if (!err && res && joins !== this.joins) {
+          this.logger.debug({ joins }, 'a fetch sent before a join dropped');
+          res.responses = [];
+        } else if (!err && res) {
           const n = dropAbortedRecords(res);
           if (n > 0) this.logger.debug({ records: n }, 'records of aborted transactions dropped');
         }
@@ -312,6 +324,7 @@ class PlatformaticConsumer implements Consumer {
   }
 
   private onJoin(payload: ConsumerGroupJoinPayload): void {
+    this.joins++;
     this.generation = payload.generationId ?? this.client.generationId;
     const assignment = new Map<string, number[]>();
     for (const a of payload.assignments ?? this.client.assignments ?? []) assignment.set(a.topic, a.partitions);
