@@ -68,6 +68,7 @@ async function child(mode: string, args: string[]): Promise<void> {
   } else if (mode === 'kernel') {
     const { e, flows } = engine();
     const k = new KernelConntrack({ bin: 'conntrack', netns: args[0]!, eventBufferBytes: 1 << 20, logger: createLogger('silent') });
+    await k.check(); // as the agent does: finds stdbuf for a block-buffered dump
     e.beginDump(Date.now());
     await k.dump((b) => e.dumpChunk(b));
     e.endDump();

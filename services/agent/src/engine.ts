@@ -6,6 +6,7 @@ import { Family, type RawFlow, type RawFlowBatch, type SchemaRegistry } from '@t
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { OutItem } from './buffer.ts';
+import { BARRIER } from './kernel.ts';
 
 // A dump streams hundreds of MB through 64 KiB chunks that are garbage once scanned; V8 collects
 // them only when its external-memory budget (tens of MB) runs out. A young-generation collection
@@ -19,6 +20,11 @@ const minorGc = (() => {
     return undefined;
   }
 })();
+
+/** The agent's barrier entry (kernel.ts), never traffic. */
+function isBarrier(s: Scan): boolean {
+  return s.zone === BARRIER.zone && s.protocol === 17 && s.oDport === BARRIER.dport && s.str(s.oSrc0, s.oSrc1) === BARRIER.addr;
+}
 
 /** What the engine hands batches to (the AckBuffer, or a plain collector). */
 export interface BatchQueue {
@@ -47,6 +53,8 @@ export interface EngineOptions {
    * instead): its batch cuts then depend on the input alone, which a resumed replay relies on.
    */
   alwaysEmit?: boolean;
+  /** The DESTROY of barrier entry `n` was read (kernel.ts BARRIER): every earlier event has been. */
+  onBarrier?: (n: number) => void;
 }
 
 export interface EngineCounts {
@@ -177,6 +185,7 @@ export class AgentEngine {
       if (k === LineKind.Malformed) this.counts.malformed++;
       return;
     }
+    if (isBarrier(s)) return;
     this.counts.dumpLines++;
     if (this.tracker.dump(s, this.dumpTime, this.o.alwaysEmit === true || !this.o.buffer.soft, this.delta)) {
       this.counts.dumpDeltas++;
@@ -191,6 +200,10 @@ export class AgentEngine {
     if (k !== LineKind.Entry) {
       if (k === LineKind.Malformed) this.counts.malformed++;
       return;
+    }
+    if (isBarrier(s)) {
+      if (s.event === EventType.Destroy) this.o.onBarrier?.(s.oSport);
+      return; // the agent's own entry, not traffic
     }
     this.counts.eventLines++;
     if (s.event !== EventType.Destroy) return;
