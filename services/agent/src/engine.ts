@@ -125,7 +125,7 @@ export class AgentEngine {
   /** Chunks read are garbage at once: a young-generation collection every 8 MiB returns them (peak RSS). */
   private consumed(n: number): void {
     this.sinceGc += n;
-    if (this.sinceGc >= 8 << 20) {
+    if (this.sinceGc >= 2 << 20) {
       this.sinceGc = 0;
       minorGc?.();
     }
