@@ -5,8 +5,6 @@ import { ConfigError } from '@tollgate/config';
 import type { Logger } from '@tollgate/log';
 import type { Transport } from '@tollgate/pipeline';
 import { BROKERS_SETTING, defaultTuning, describeError, withTimeout, type TransportTuning } from './common.ts';
-import { KafkajsTransport } from './kafkajs.ts';
-import { PlatformaticTransport } from './platformatic.ts';
 import { checkBrokers } from './reachability.ts';
 
 export type KafkaClientName = 'platformatic' | 'kafkajs';
@@ -30,10 +28,11 @@ export async function createKafkaTransport(opts: KafkaTransportOptions): Promise
   const down = probes.filter((p) => !p.ok);
   if (down.length > 0) opts.logger.warn({ brokers: down.map((p) => `${p.broker} (${p.error})`) }, 'some Kafka brokers cannot be reached');
   const tuning = { ...defaultTuning, ...opts.tuning };
+  // only the chosen client is loaded (each is tens of MB of code and heap: the agent runs on every node)
   const transport =
     opts.client === 'kafkajs'
-      ? new KafkajsTransport(opts.brokers, opts.clientId, opts.logger, tuning)
-      : new PlatformaticTransport(opts.brokers, opts.clientId, opts.logger, tuning);
+      ? new (await import('./kafkajs.ts')).KafkajsTransport(opts.brokers, opts.clientId, opts.logger, tuning)
+      : new (await import('./platformatic.ts')).PlatformaticTransport(opts.brokers, opts.clientId, opts.logger, tuning);
   try {
     await withTimeout(transport.ping(), timeout, `no Kafka answer within ${timeout} ms`);
   } catch (err) {
