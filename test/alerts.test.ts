@@ -62,16 +62,25 @@ const now1: FlowRow[] = [
   at({ local_workload: 'web', time: T + H + 10, remote_country: 'JP', remote_asn: 2516, remote_ip: '202.12.27.33', egress_bytes: 3 * MiB }),
   // miner: a stratum port in hour T (4000 bytes to NL on the known AS: only MINING_PORT).
   at({ local_workload: 'miner', time: T + 20, remote_country: 'NL', remote_ip: '81.2.69.160', remote_port: 3333, egress_bytes: 4000 }),
+  // pay: 100 MiB cross-zone in hour T, the namespace's only traffic: (100 MiB + 2000 B) x $0.01/GiB
+  // both ways = $0.000977, past its day budget of $0.0005 in hour T: one BUDGET event (no other rule
+  // judges in-cluster traffic).
+  at({ local_namespace: 'pay', local_workload: 'ledger', time: T + 30, class: 'cross_zone', remote_country: '', remote_ip: '10.0.2.7', remote_port: 5432, egress_bytes: 100 * MiB }),
 ];
+const PAY_BUDGET = { cluster: '*', namespace: 'pay', label_key: '', label_value: '', period: 'day', usd: 0.0005 };
+const PAY_SPENT = ((100 * MiB + 2000) * 0.01) / 2 ** 30;
 const expected = [
   `NEW_COUNTRY web US ${T}`,
   `NEW_ASN web 15169 ${T}`,
   `NEW_COUNTRY web JP ${T + H}`,
   `NEW_ASN web 2516 ${T + H}`,
   `MINING_PORT miner 3333 ${T}`,
+  `BUDGET pay day ${T}`,
 ];
 const keyOf = (e: AnomalyEvent) =>
-  `${e.rule} ${e.workload} ${e.rule === 'MINING_PORT' ? e.destination.port : e.rule === 'NEW_ASN' ? e.destination.asn : e.destination.country} ${e.window_start / 1000}`;
+  e.rule === 'BUDGET'
+    ? `BUDGET ${e.namespace} ${e.budget?.period.toLowerCase()} ${e.window_start / 1000}`
+    : `${e.rule} ${e.workload} ${e.rule === 'MINING_PORT' ? e.destination.port : e.rule === 'NEW_ASN' ? e.destination.asn : e.destination.country} ${e.window_start / 1000}`;
 
 const STEPS: AlertStep[] = ['caught-up', 'selected', 'produced', 'recorded'];
 
@@ -87,6 +96,7 @@ test('tollgate alerts: each anomaly exactly once across a SIGKILL right after ea
       const store = await openStore({ url: '', user: 'default', password: '', database, dataDir }, logger);
       await store.migrate();
       await store.insertFlows([...history, ...now1]);
+      await store.client.insert({ table: `${database}.budgets`, format: 'JSONEachRow', values: [PAY_BUDGET], clickhouse_settings: { insert_deduplication_token: '' } });
       await store.close();
 
       const env: NodeJS.ProcessEnv = {
@@ -116,6 +126,10 @@ test('tollgate alerts: each anomaly exactly once across a SIGKILL right after ea
       assert.equal(new Set(events.map((e) => e.id)).size, expected.length);
       const web = events.find((e) => e.rule === 'NEW_COUNTRY' && e.destination.country === 'US')!;
       assert.deepEqual([web.bytes, web.baseline_bytes, web.severity, web.destination.ip, web.window_end - web.window_start], [5 * MiB, 0, 'MEDIUM', '8.8.8.8', 3_600_000]);
+      const pay = events.find((e) => e.rule === 'BUDGET')!;
+      assert.deepEqual([pay.cluster, pay.workload, pay.budget?.label_key, pay.budget?.period, pay.budget?.budget_usd], ['test', '', '', 'DAY', 0.0005]);
+      assert.ok(Math.abs(pay.budget!.spent_usd - PAY_SPENT) < 1e-12, `spent ${pay.budget!.spent_usd} != ${PAY_SPENT}`);
+      assert.equal(events.filter((e) => e.rule !== 'BUDGET').every((e) => e.budget === null), true);
 
       if (step === 'produced') {
         // A later anomaly: BR (on the known AS) in the last complete hour: only it is published.

@@ -15,6 +15,9 @@
 #   TOLLGATE_CACHE          build cache root (default ~/.cache/tollgate)
 #   TOLLGATE_KUBE_DIR       state: pki, tokens, etcd data link, logs, pids (default <repo>/.tollgate/kube)
 #   KUBE_APISERVER_PORT     secure port (default 16443); etcd uses KUBE_ETCD_PORT (default 12379)
+#                           and KUBE_ETCD_PORT+1 (peers)
+#   KUBE_STORAGE_MEDIA_TYPE how the apiserver stores objects in etcd (default its protobuf;
+#                           application/json lets a test edit a stored object: test/support/kube-sim.ts)
 #   TOLLGATE_KUBE_APISERVER_BIN  use this binary instead of building
 set -euo pipefail
 
@@ -29,6 +32,7 @@ KDIR="${TOLLGATE_KUBE_DIR:-$REPO/.tollgate/kube}"
 PORT="${KUBE_APISERVER_PORT:-16443}"
 ETCD_PORT="${KUBE_ETCD_PORT:-12379}"
 ETCD_PEER_PORT=$((ETCD_PORT + 1))
+STORAGE_MEDIA_TYPE="${KUBE_STORAGE_MEDIA_TYPE:-application/vnd.kubernetes.protobuf}"
 PKI="$KDIR/pki"
 LOGS="$KDIR/logs"
 
@@ -102,6 +106,8 @@ pid_of() { # name cmdline-pattern
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
   echo "$pid"
 }
+# Just started (by this script): alive by its pid alone (its cmdline may not show the exec yet).
+started_alive() { local pid; pid="$(cat "$KDIR/$1.pid" 2>/dev/null || true)"; [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; }
 etcd_pid() { pid_of etcd "etcd.*--listen-client-urls=http://127.0.0.1:$ETCD_PORT"; }
 api_pid() { pid_of apiserver "kube-apiserver.*--secure-port=$PORT"; }
 
@@ -173,7 +179,7 @@ cmd_start() {
     local i
     for i in $(seq 1 100); do
       curl -fsS --max-time 1 "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && break
-      etcd_pid >/dev/null || die "etcd exited (see $LOGS/etcd.log)"
+      started_alive etcd || die "etcd exited (see $LOGS/etcd.log)"
       sleep 0.2
     done
   fi
@@ -187,13 +193,13 @@ cmd_start() {
       --service-account-issuer="https://127.0.0.1:$PORT" --service-account-key-file="$PKI/sa.pub" \
       --service-account-signing-key-file="$PKI/sa.key" --service-cluster-ip-range=10.96.0.0/16 --allow-privileged=true \
       --disable-admission-plugins=ServiceAccount --endpoint-reconciler-type=none \
-      --shutdown-watch-termination-grace-period=2s --watch-cache=true \
+      --shutdown-watch-termination-grace-period=2s --watch-cache=true --storage-media-type="$STORAGE_MEDIA_TYPE" \
       >"$LOGS/apiserver.log" 2>&1 </dev/null 9>&- &
     echo $! >"$KDIR/apiserver.pid"
   fi
   local t=0
   until ready; do
-    api_pid >/dev/null || die "kube-apiserver exited (see $LOGS/apiserver.log)"
+    started_alive apiserver || die "kube-apiserver exited (see $LOGS/apiserver.log)"
     t=$((t + 1)); [[ $t -gt 300 ]] && die "kube-apiserver not ready after 60 s (see $LOGS/apiserver.log)"
     sleep 0.2
   done
@@ -224,6 +230,7 @@ cmd_status() {
 cmd_env() {
   echo "TOLLGATE_KUBE_DIR=$KDIR"
   echo "TOLLGATE_KUBE_URL=https://127.0.0.1:$PORT"
+  echo "TOLLGATE_KUBE_ETCD_URL=http://127.0.0.1:$ETCD_PORT"
   echo "TOLLGATE_KUBE_APISERVER_BIN=$BIN"
 }
 

@@ -301,6 +301,13 @@ class PlatformaticConsumer implements Consumer {
     for (const a of payload.assignments ?? this.client.assignments ?? []) assignment.set(a.topic, a.partitions);
     this.assigned = new Set([...assignment].flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
     // The stream restarts from the committed offsets after a join; what we hold is re-fetched.
+    // Not for a partition the group never committed: there the stream (2.12.1: #assignOffsets
+    // fills in the fallback only for a partition it has no position for) would go on from its
+    // fetch position, past what it delivered before the join and we set aside, and the first
+    // commit after it would skip those records for good. Forgetting the positions here (this
+    // listener runs before the stream's own) makes it take the committed offset or, without one,
+    // the earliest: a re-read, never a gap.
+    this.stream?.offsetsToFetch.clear();
     this.queues.clear();
     this.awaitingOffsets = true;
     this.logger.debug({ group: this.options.groupId, generation: this.generation, assignment: Object.fromEntries(assignment) }, 'kafka consumer joined');

@@ -32,7 +32,14 @@ export interface Pod {
   kind: 'Pod';
   metadata: ObjectMeta;
   spec: { nodeName?: string; hostNetwork?: boolean; containers: Array<{ name: string; ports?: ContainerPort[] }> };
-  status: { podIP?: string; podIPs?: Array<{ ip: string }>; hostIP?: string; phase?: string };
+  status: {
+    podIP?: string;
+    podIPs?: Array<{ ip: string }>;
+    hostIP?: string;
+    phase?: string;
+    /** Only when a container finished: a finished pod held its IPs until then. */
+    containerStatuses?: Array<{ state?: { terminated?: { finishedAt?: string } } }>;
+  };
 }
 
 export interface Node {

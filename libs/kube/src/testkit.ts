@@ -15,6 +15,8 @@ export interface TestCluster {
   readonly dir: string;
   readonly url: string;
   readonly port: number;
+  /** etcd's client URL (its v3 JSON gateway): see backdate(). */
+  readonly etcdUrl: string;
   readonly admin: KubeClient;
   readonly enricher: KubeClient;
   readonly nobody: KubeClient;
@@ -33,6 +35,10 @@ export interface ClusterOptions {
   /** A cluster of its own (own etcd, apiserver, port and state dir), e.g. to restart it. */
   privateName?: string;
   port?: number;
+  /** The apiserver's --storage-media-type for a private cluster (application/json: backdate() can edit objects). */
+  storageMediaType?: string;
+  /** A private cluster starts empty: one left running by an earlier run is stopped (its etcd data removed) first. */
+  fresh?: boolean;
 }
 
 function run(env: NodeJS.ProcessEnv, ...args: string[]): string {
@@ -62,6 +68,8 @@ export function startTestCluster(opts: ClusterOptions): TestCluster {
     env.KUBE_APISERVER_PORT = String(port);
     env.KUBE_ETCD_PORT = String(port - 4000 + 100);
     env.TOLLGATE_KUBE_DIR = join(REPO_ROOT, '.tollgate', `kube-${opts.privateName}`);
+    if (opts.storageMediaType) env.KUBE_STORAGE_MEDIA_TYPE = opts.storageMediaType;
+    if (opts.fresh) run(env, 'stop');
   }
   run(env, 'ensure');
   const vars = Object.fromEntries(
@@ -77,6 +85,7 @@ export function startTestCluster(opts: ClusterOptions): TestCluster {
     dir,
     url,
     port: Number(new URL(url).port),
+    etcdUrl: vars.TOLLGATE_KUBE_ETCD_URL!,
     admin: KubeClient.fromFile(kubeconfig('admin')),
     enricher: KubeClient.fromFile(kubeconfig('enricher')),
     nobody: KubeClient.fromFile(kubeconfig('nobody')),
@@ -121,6 +130,58 @@ export interface Created {
 
 const selector = { matchLabels: { app: 'x' } };
 const template = { metadata: { labels: { app: 'x' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+
+/** Where the apiserver keeps each kind in etcd (its default --etcd-prefix /registry). */
+const ETCD_RESOURCE: Record<string, string> = {
+  Namespace: 'namespaces',
+  Node: 'minions',
+  Pod: 'pods',
+  Service: 'services/specs',
+  ReplicaSet: 'replicasets',
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+  Job: 'jobs',
+  CronJob: 'cronjobs',
+};
+
+const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+
+async function etcd<T>(url: string, op: string, body: unknown): Promise<T> {
+  const res = await fetch(`${url}/v3/kv/${op}`, { method: 'POST', body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`etcd ${op}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/**
+ * Sets an object's creationTimestamp, the one field the apiserver never takes from a client
+ * (it stamps its own clock on create and keeps it on update), by editing the stored object in
+ * etcd; the apiserver's watch serves the change like any update. A test that loads a cluster's
+ * history needs it: the enricher takes a listed object to have held its addresses since its
+ * creation. Needs a private cluster storing JSON (storageMediaType 'application/json').
+ */
+export async function backdate(cluster: Pick<TestCluster, 'etcdUrl'>, o: Created, creationTimestamp: string): Promise<void> {
+  const resource = ETCD_RESOURCE[o.kind];
+  if (!resource) throw new Error(`backdate: no etcd key for ${o.kind}`);
+  const key = b64(`/registry/${resource}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const got = await etcd<{ kvs?: Array<{ value: string; mod_revision: string }> }>(cluster.etcdUrl, 'range', { key });
+    const kv = got.kvs?.[0];
+    if (!kv) throw new Error(`backdate: ${o.kind} ${o.namespace ?? ''}/${o.name} is not in etcd`);
+    const raw = Buffer.from(kv.value, 'base64');
+    if (raw[0] !== 0x7b) throw new Error('backdate: the apiserver does not store JSON (start the cluster with storageMediaType application/json)');
+    const obj = JSON.parse(raw.toString('utf8')) as { metadata: { uid: string; creationTimestamp?: string } };
+    if (obj.metadata.uid !== o.uid) throw new Error(`backdate: ${o.kind} ${o.name} has uid ${obj.metadata.uid}, not ${o.uid}`);
+    obj.metadata.creationTimestamp = creationTimestamp;
+    // Only if nobody wrote it since we read it (else read again).
+    const txn = await etcd<{ succeeded?: boolean }>(cluster.etcdUrl, 'txn', {
+      compare: [{ key, target: 'MOD', result: 'EQUAL', mod_revision: kv.mod_revision }],
+      success: [{ request_put: { key, value: b64(JSON.stringify(obj)) } }],
+    });
+    if (txn.succeeded) return;
+  }
+  throw new Error(`backdate: ${o.kind} ${o.name} kept changing`);
+}
 
 /** Minimal valid specs for each kind (what the apiserver's validation requires). */
 function specFor(kind: string): Record<string, unknown> | undefined {

@@ -1,9 +1,9 @@
 // Generated from schemas/*/v<N>.avsc by libs/schema/src/codegen.ts (npm run schemas:gen). Do not edit.
 
-// anomaly-event/v1.avsc
-export type AnomalyRule = 'NEW_COUNTRY' | 'NEW_ASN' | 'UNEXPECTED_COUNTRY' | 'VOLUME_SPIKE' | 'MINING_PORT' | 'OTHER';
+// anomaly-event/v2.avsc
+export type AnomalyRule = 'NEW_COUNTRY' | 'NEW_ASN' | 'UNEXPECTED_COUNTRY' | 'VOLUME_SPIKE' | 'MINING_PORT' | 'BUDGET' | 'OTHER';
 
-export const AnomalyRuleValues = ['NEW_COUNTRY', 'NEW_ASN', 'UNEXPECTED_COUNTRY', 'VOLUME_SPIKE', 'MINING_PORT', 'OTHER'] as const;
+export const AnomalyRuleValues = ['NEW_COUNTRY', 'NEW_ASN', 'UNEXPECTED_COUNTRY', 'VOLUME_SPIKE', 'MINING_PORT', 'BUDGET', 'OTHER'] as const;
 
 export interface Destination {
   country: string;
@@ -16,7 +16,22 @@ export type Severity = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 
 export const SeverityValues = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 
-/** Topic egress.anomalies.v1. One event per anomaly, exactly once (id is stable: rule, workload, destination and window). */
+export type BudgetPeriod = 'DAY' | 'MONTH';
+
+export const BudgetPeriodValues = ['DAY', 'MONTH'] as const;
+
+export interface Budget {
+  /** Empty for a namespace budget. */
+  label_key: string;
+  label_value: string;
+  period: BudgetPeriod;
+  period_start: number;
+  budget_usd: number;
+  /** Spend of the period to the end of window_end's hour. */
+  spent_usd: number;
+}
+
+/** Topic egress.anomalies.v1. One event per anomaly, exactly once (id is stable: rule, workload or budget, destination and window). v2: the BUDGET rule and its budget (v1 readers see BUDGET as OTHER). */
 export interface AnomalyEvent {
   id: string;
   detected_at: number;
@@ -34,6 +49,8 @@ export interface AnomalyEvent {
   baseline_bytes: number;
   score: number;
   severity: Severity;
+  /** For rule BUDGET: the budget crossed (workload fields are empty; bytes and baseline_bytes 0). */
+  budget: null | Budget;
 }
 
 // enriched-flow-batch/v2.avsc

@@ -268,6 +268,49 @@ describe('scenario', () => {
     }
   });
 
+  it('truth classes of Amazon addresses follow the range fixture: named services cloud_service with their region, EC2 and AMAZON internet', () => {
+    // Read here from the published format with a few lines of its own (not the enricher's parser).
+    const env = def.enricherEnv;
+    const ranges = JSON.parse(readFileSync(env.TOLLGATE_CLOUD_RANGES!.replace(/^aws:/, ''), 'utf8')) as { prefixes: Array<{ ip_prefix: string; service: string; region: string }> };
+    const v4 = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+    const within = (ip: string, cidr: string) => {
+      const [net, len] = cidr.split('/');
+      const size = 2 ** (32 - Number(len));
+      return Math.floor(v4(ip) / size) === Math.floor(v4(net!) / size);
+    };
+    /** The longest named-service prefix holding ip, or the EC2/AMAZON one ('internet'), or undefined. */
+    const fixtureClass = (ip: string) => {
+      const hits = ranges.prefixes.filter((p) => within(ip, p.ip_prefix)).sort((a, b) => Number(b.ip_prefix.split('/')[1]) - Number(a.ip_prefix.split('/')[1]));
+      if (hits.length === 0) return undefined;
+      const named = hits.find((p) => p.service !== 'AMAZON' && p.service !== 'EC2' && p.ip_prefix === hits[0]!.ip_prefix);
+      return named ? `cloud_service ${named.service} ${named.region}` : 'internet';
+    };
+    const seen = new Map<string, string>();
+    for (const c of def.connections()) {
+      const e = c.resp.t === 'ext' ? c.resp.ext : c.init.t === 'ext' ? c.init.ext : undefined;
+      if (e?.family !== 'IPV4' || e.cls === 'direct' || e.cls === 'private') continue;
+      const f = fixtureClass(e.ip);
+      if (f === undefined) continue;
+      seen.set(e.ip, f);
+      assert.equal(e.cls === 'cloud_service' ? `cloud_service S3 ${e.region}` : e.cls, f, e.label);
+    }
+    assert.deepEqual([...new Set(seen.values())].sort(), ['cloud_service S3 us-east-1', 'cloud_service S3 us-west-2', 'internet']);
+    assert.equal(seen.get(EXT.ec2Partner.ip), 'internet');
+    assert.ok(ranges.prefixes.some((p) => p.service === 'EC2' && within(EXT.ec2Partner.ip, p.ip_prefix)), 'the partner is in an EC2 range');
+
+    // Their bytes: S3 in the cluster's region priced cloud_service, in us-west-2 cross-region (both
+    // through the NAT gateway: class cloud_service); the EC2 partner is web/api internet.
+    const checkout = def.truth().find((r) => r.workload === 'checkout' && r.class === 'cloud_service')!;
+    assert.deepEqual(Object.keys(checkout.priced_as).sort(), ['cloud_service', 'cross_region']);
+    assert.equal(checkout.priced_as.cloud_service!.egress_bytes + checkout.priced_as.cross_region!.egress_bytes, checkout.egress_bytes);
+    assert.ok(checkout.priced_as.cross_region!.egress_bytes > 0 && checkout.priced_as.cloud_service!.egress_bytes > 0);
+    const dr = def.truth().find((r) => r.workload === 'postgres' && r.class === 'direct')!;
+    assert.deepEqual(Object.keys(dr.priced_as), ['cross_region'], 'the peered VPC is in us-west-2');
+    const ec2Conns = [...def.connections()].filter((c) => c.respIp === EXT.ec2Partner.ip && c.begin >= def.start && c.begin < def.end);
+    assert.ok(ec2Conns.length >= def.days * 24, `${ec2Conns.length} connections to the EC2 partner`);
+    assert.ok(ec2Conns.every((c) => c.init.t === 'pod' && c.init.pod.workload === 'api'));
+  });
+
   it('enricher settings point at files that exist', () => {
     const env = def.enricherEnv;
     assert.equal(env.TOLLGATE_CLUSTER, 'demo');

@@ -16,6 +16,9 @@ export interface External {
   country: string;
   asn: number;
   label: string;
+  /** Where a `direct` range or a `cloud_service` is (as the enricher's settings and range fixture say): its price depends on it. */
+  region?: string;
+  zone?: string;
 }
 
 export type SimEndpoint = { t: 'pod'; pod: SimPod } | { t: 'node'; node: SimNode } | { t: 'ext'; ext: External };
@@ -69,11 +72,16 @@ export const EXT = {
   apiCn: { ip: '175.16.199.10', family: 'IPV4', cls: 'internet', country: 'CN', asn: 0, label: 'supplier API (CN)' },
   apiJp6: { ip: '2001:218::8', family: 'IPV6', cls: 'internet', country: 'JP', asn: 0, label: 'IPv6 API (JP)' },
   upload: { ip: '2.125.160.217', family: 'IPV4', cls: 'internet', country: 'GB', asn: 0, label: 'report upload (GB)' },
-  dr: { ip: '172.31.20.5', family: 'IPV4', cls: 'direct', country: '', asn: 0, label: 'DR replica in the peered VPC (us-west-2)' },
+  dr: { ip: '172.31.20.5', family: 'IPV4', cls: 'direct', country: '', asn: 0, label: 'DR replica in the peered VPC (us-west-2)', region: 'us-west-2', zone: 'us-west-2a' },
+  // In the fixture's EC2 range 3.80.0.0/12 (us-east-1): another customer's machine, internet (DESIGN.md section 5).
+  ec2Partner: { ip: '3.84.12.40', family: 'IPV4', cls: 'internet', country: '', asn: 0, label: 'partner service on EC2 (us-east-1)' },
+  // In the fixture's S3 range 52.92.16.0/20 of us-west-2: a named service in another region, priced cross-region.
+  s3West: { ip: '52.92.17.200', family: 'IPV4', cls: 'cloud_service', country: '', asn: 0, label: 'S3 us-west-2 (backup bucket)', region: 'us-west-2' },
   controlPlane: { ip: '10.0.200.10', family: 'IPV4', cls: 'private', country: '', asn: 0, label: 'EKS control plane ENI' },
   miner: { ip: '67.43.156.10', family: 'IPV4', cls: 'internet', country: 'BT', asn: 35908, label: 'mining pool (BT)' },
 } as const satisfies Record<string, External>;
 
+/** S3 in the cluster's region (the fixture's 52.216.0.0/15). */
 export const S3_IPS = ['52.216.8.11', '52.216.142.77', '52.217.40.3', '52.217.201.96'];
 /** Internet clients of web/api, by country: [country, asn, first address, last address]. */
 const CLIENTS: Array<[string, number, string, number, number]> = [
@@ -301,7 +309,7 @@ export function planTraffic(cluster: Cluster, opts: TrafficOptions): TrafficPlan
         const b = at();
         const p = podAt(checkout, s, b);
         const ip = r.pick(S3_IPS);
-        const s3: External = { ip, family: 'IPV4', cls: 'cloud_service', country: '', asn: 0, label: 'S3 us-east-1' };
+        const s3: External = { ip, family: 'IPV4', cls: 'cloud_service', country: '', asn: 0, label: 'S3 us-east-1', region: 'us-east-1' };
         if (p) add(podEp(p), p.ip, ext(s3), ip, 443, b, Math.round(r.logUniform(500, 60_000)), r.logUniform(100_000, 5_000_000), r.logUniform(1_000, 5_000));
       }
     }
@@ -346,6 +354,24 @@ export function planTraffic(cluster: Cluster, opts: TrafficOptions): TrafficPlan
       add(podEp(p), p.ip, podEp(pg0), pg0.ip, 5432, p.created + 4_000, 14 * 60_000 + r.int(0, 60_000), r.logUniform(50_000, 200_000), r.logUniform(50e6, 100e6), viaSvc(sPostgres));
       for (let u = 0; u < 2; u++) {
         add(podEp(p), p.ip, ext(EXT.upload), EXT.upload.ip, 443, p.created + 16 * 60_000 + u * 1_000, 15 * 60_000 + r.int(0, 300_000), r.logUniform(100e6, 200e6), r.logUniform(200_000, 600_000));
+      }
+    }
+    // Drawn last, so the connections above stay those of earlier versions of the scenario.
+    // checkout copies objects to a backup bucket in us-west-2 (S3 in another region: cloud_service,
+    // priced cross-region, through the NAT gateway).
+    for (let s = 0; s < checkout.slots.length; s++) {
+      for (let n = count(1); n > 0; n--) {
+        const b = at();
+        const p = podAt(checkout, s, b);
+        if (p) add(podEp(p), p.ip, ext(EXT.s3West), EXT.s3West.ip, 443, b, Math.round(r.logUniform(500, 60_000)), r.logUniform(50_000, 2_000_000), r.logUniform(1_000, 5_000));
+      }
+    }
+    // web/api calls a partner's service hosted on EC2: an Amazon address, but internet.
+    for (let s = 0; s < api.slots.length; s++) {
+      for (let n = count(1, 1); n > 0; n--) {
+        const b = at();
+        const p = podAt(api, s, b);
+        if (p) add(podEp(p), p.ip, ext(EXT.ec2Partner), EXT.ec2Partner.ip, 443, b, Math.round(r.logUniform(200, 20_000)), r.logUniform(2_000, 40_000), r.logUniform(5_000, 400_000));
       }
     }
     return out;

@@ -1,5 +1,5 @@
-// `tollgate alerts`: anomaly rows (ClickHouse view anomalies_window) -> egress.anomalies.v1, each
-// anomaly exactly once, across a crash of the publisher at any moment and a broker restart.
+// `tollgate alerts`: anomaly rows (ClickHouse view anomalies_window) and budget overruns (view
+// budget_overruns, rule BUDGET) -> egress.anomalies.v1, each exactly once, across a crash of the publisher at any moment and a broker restart.
 //
 // The ledger of what is published (ClickHouse alerts_published) is filled from the topic itself:
 // a consumer (the ledger follower, its own group) reads every event on the topic, records its id,
@@ -17,7 +17,7 @@
 // events and records them again (harmless: the ledger is keyed by id). A broker restart fails a
 // round (the send or the catch-up); the next round starts with step 1 again.
 // Assumes one publisher per topic at a time (a second one could race between 2 and 4).
-import { pendingAlerts, recordPublished, type AnomalyRow, type PublishedAlert, type Store } from '@tollgate/clickhouse';
+import { pendingAlerts, recordPublished, type PendingAlert, type PublishedAlert, type Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import type { Registry } from '@tollgate/metrics';
 import { caughtUp, errorMessage, once, type Component, type Consumer, type InMessage, type Producer, type TopicNames, type Transport } from '@tollgate/pipeline';
@@ -63,8 +63,8 @@ export interface AlertPublisher extends Component {
 
 const HOUR = 3_600_000;
 
-/** The Avro event of an anomaly row. */
-export function toEvent(r: AnomalyRow, detectedAt: number): AnomalyEvent {
+/** The Avro event of an anomaly row or a budget overrun. */
+export function toEvent(r: PendingAlert, detectedAt: number): AnomalyEvent {
   return {
     id: r.id,
     detected_at: detectedAt,
@@ -80,6 +80,7 @@ export function toEvent(r: AnomalyRow, detectedAt: number): AnomalyEvent {
     baseline_bytes: r.baseline_bytes,
     score: r.score,
     severity: r.severity,
+    budget: r.budget,
   };
 }
 

@@ -14,7 +14,7 @@ const loaders: Record<string, { summary: string; load: () => Promise<Command> }>
   agent: { summary: 'Node agent: conntrack byte deltas -> flows.raw.v1.', load: async () => (await import('./commands/agent.ts')).agentCommand },
   enricher: { summary: 'flows.raw.v1 -> owners, zones, GeoIP, traffic class -> flows.enriched.v1.', load: async () => (await import('./commands/enricher.ts')).enricherCommand },
   sink: { summary: 'flows.enriched.v1 -> ClickHouse, offsets committed after the insert.', load: async () => (await import('./commands/sink.ts')).sinkCommand },
-  alerts: { summary: 'New anomalies -> egress.anomalies.v1, each exactly once.', load: async () => (await import('./commands/alerts.ts')).alertsCommand },
+  alerts: { summary: 'New anomalies and budget overruns -> egress.anomalies.v1, each exactly once.', load: async () => (await import('./commands/alerts.ts')).alertsCommand },
   migrate: { summary: 'Apply the ClickHouse migrations (safe to repeat).', load: async () => (await import('./commands/migrate.ts')).migrateCommand },
 };
 

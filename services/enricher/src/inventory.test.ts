@@ -88,3 +88,38 @@ test('toKubeObject accepts client-node objects (Dates, no kind on list items) an
   assert.equal(toKubeObject({ kind: 'Secret', metadata: { name: 's', uid: 'u' } }), undefined);
   assert.equal(toKubeObject(null), undefined);
 });
+
+test('a pod first listed after it finished held its IP from its creation until its last container finished; one seen running lets it go then', () => {
+  const grace = 60_000;
+  const index = new OwnerIndex({ podGraceMs: grace });
+  const at = (s: string) => Date.parse(s);
+  const pod = (uid: string, name: string, ip: string, phase: string, finished?: string[]) =>
+    toKubeObject(
+      {
+        metadata: { name, namespace: 'ops', uid, creationTimestamp: '2026-01-01T02:00:00Z' },
+        spec: { nodeName: 'n1', containers: [{ name: 'a' }, { name: 'b' }] },
+        status: { phase, podIP: ip, containerStatuses: finished?.map((f, i) => ({ name: 'ab'[i], state: f ? { terminated: { exitCode: 0, finishedAt: new Date(f) } } : { running: {} } })) },
+      },
+      'Pod',
+    )!;
+  const listed = pod('u1', 'report-1', '10.0.1.7', 'Succeeded', ['2026-01-01T02:30:00Z', '2026-01-01T02:40:00Z']);
+  assert.deepEqual(listed.kind === 'Pod' && listed.status.containerStatuses, [{ state: { terminated: { finishedAt: '2026-01-01T02:30:00.000Z' } } }, { state: { terminated: { finishedAt: '2026-01-01T02:40:00.000Z' } } }]);
+  index.apply({ type: 'ADDED', object: listed, time: at('2026-01-01T02:00:00Z') });
+  const who = (ip: string, t: string) => index.lookupIp(ip, at(t))?.name;
+  assert.equal(who('10.0.1.7', '2026-01-01T01:59:59Z'), undefined, 'before its creation');
+  assert.equal(who('10.0.1.7', '2026-01-01T02:39:00Z'), 'report-1', 'while a container ran');
+  assert.equal(who('10.0.1.7', '2026-01-01T02:40:59Z'), 'report-1', 'within the grace after the last one finished');
+  assert.equal(who('10.0.1.7', '2026-01-01T02:41:00Z'), undefined, 'past it');
+  // Seen running, then finished: released from when the status says it finished, not from the event.
+  index.apply({ type: 'ADDED', object: pod('u2', 'report-2', '10.0.1.8', 'Running'), time: at('2026-01-01T03:00:00Z') });
+  index.apply({ type: 'MODIFIED', object: pod('u2', 'report-2', '10.0.1.8', 'Succeeded', ['2026-01-01T03:10:00Z']), time: at('2026-01-01T03:20:00Z') });
+  assert.equal(who('10.0.1.8', '2026-01-01T03:10:59Z'), 'report-2');
+  assert.equal(who('10.0.1.8', '2026-01-01T03:11:00Z'), undefined);
+  // No finish time in its status: a pod first seen finished holds nothing; one seen running is released from the event.
+  index.apply({ type: 'ADDED', object: pod('u3', 'report-3', '10.0.1.9', 'Failed'), time: at('2026-01-01T02:00:00Z') });
+  assert.equal(who('10.0.1.9', '2026-01-01T02:00:30Z'), undefined);
+  index.apply({ type: 'ADDED', object: pod('u4', 'report-4', '10.0.1.10', 'Running'), time: at('2026-01-01T03:00:00Z') });
+  index.apply({ type: 'MODIFIED', object: pod('u4', 'report-4', '10.0.1.10', 'Failed', ['']), time: at('2026-01-01T03:20:00Z') });
+  assert.equal(who('10.0.1.10', '2026-01-01T03:20:59Z'), 'report-4');
+  assert.equal(who('10.0.1.10', '2026-01-01T03:21:00Z'), undefined);
+});

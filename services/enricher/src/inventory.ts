@@ -22,6 +22,17 @@ function iso(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** Of the containers' statuses, only when those that terminated finished (undefined if none did). */
+function finishedContainers(statuses: unknown): Array<{ state: { terminated: { finishedAt: string } } }> | undefined {
+  if (!Array.isArray(statuses)) return undefined;
+  const out: Array<{ state: { terminated: { finishedAt: string } } }> = [];
+  for (const c of statuses as Array<{ state?: { terminated?: { finishedAt?: unknown } } }>) {
+    const at = iso(c?.state?.terminated?.finishedAt);
+    if (at) out.push({ state: { terminated: { finishedAt: at } } });
+  }
+  return out.length ? out : undefined;
+}
+
 /**
  * Reduces an API object (as JSON or as @kubernetes/client-node deserialized it, with Dates)
  * to the subset Tollgate reads. Undefined for kinds the index does not use.
@@ -60,7 +71,7 @@ export function toKubeObject(obj: unknown, kindHint?: string): KubeObject | unde
             ports: Array.isArray(c.ports) ? c.ports.map((p: Record<string, unknown>) => ({ containerPort: Number(p.containerPort), hostPort: p.hostPort === undefined ? undefined : Number(p.hostPort), protocol: p.protocol as 'TCP' | 'UDP' | 'SCTP' | undefined })) : undefined,
           })),
         },
-        status: { podIP: status.podIP, podIPs: status.podIPs, hostIP: status.hostIP, phase: status.phase },
+        status: { podIP: status.podIP, podIPs: status.podIPs, hostIP: status.hostIP, phase: status.phase, containerStatuses: finishedContainers(status.containerStatuses) },
       };
     case 'Node':
       return { apiVersion: 'v1', kind, metadata, spec: { providerID: spec.providerID, podCIDR: spec.podCIDR, podCIDRs: spec.podCIDRs }, status: { addresses: status.addresses } };
@@ -76,7 +87,8 @@ export function toKubeObject(obj: unknown, kindHint?: string): KubeObject | unde
 /**
  * `kubectl get pods,nodes,services,replicasets,deployments,statefulsets,daemonsets,jobs,cronjobs -A -o json`
  * (a List). A snapshot has no history, so each object is taken to have held its IPs for all
- * time (event time 0); finished pods (Succeeded/Failed) hold none.
+ * time (event time 0); finished pods (Succeeded/Failed) hold theirs until their containers
+ * finished if their status says when, else none.
  */
 export function fileSource(path: string, setting = 'TOLLGATE_K8S_SOURCE'): InventorySource {
   return {

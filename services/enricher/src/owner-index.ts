@@ -113,6 +113,16 @@ export function cloudFromProviderId(providerId: string | undefined): string {
   return '';
 }
 
+/** When the last of a finished pod's containers finished (status.containerStatuses), ms; undefined if no status says. */
+function finishedAt(pod: Pod): number | undefined {
+  let last: number | undefined;
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const t = Date.parse(c.state?.terminated?.finishedAt ?? '');
+    if (Number.isFinite(t) && (last === undefined || t > last)) last = t;
+  }
+  return last;
+}
+
 function controllerOf(meta: ObjectMeta): OwnerReference | undefined {
   const refs = meta.ownerReferences;
   if (!refs || refs.length === 0) return undefined;
@@ -237,6 +247,7 @@ export class OwnerIndex {
   private applyPod(type: InventoryEvent['type'], pod: Pod, t: number): void {
     const meta = pod.metadata;
     let rec = this.pods.get(meta.uid);
+    const fresh = rec === undefined;
     const stale = rec !== undefined && t < rec.lastTime;
     if (!rec) {
       rec = { ...this.base(meta, t), type: 'POD', namespace: meta.namespace ?? '', node: '', owner: undefined, hostNetwork: false, ips: [], ports: [], terminated: false, labels: undefined };
@@ -267,14 +278,23 @@ export class OwnerIndex {
     }
     const phase = pod.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') {
-      // A finished pod's IP goes back to the pool while the object stays (Job pods).
-      if (!stale) {
+      // A finished pod's IP goes back to the pool while the object stays (Job pods). One seen
+      // for the first time already finished (a list long after it ran) held its addresses from
+      // the event's time (its creation, for the initial list) until its containers finished.
+      if (!stale && !rec.terminated) {
+        const ended = finishedAt(pod);
+        if (fresh && ended !== undefined) this.claimAddresses(rec, pod, t, false);
         rec.terminated = true;
-        this.releaseAll(rec, t + this.grace);
+        this.releaseAll(rec, (ended ?? t) + this.grace);
       }
       return;
     }
     if (rec.terminated && !stale) return;
+    this.claimAddresses(rec, pod, t, stale);
+  }
+
+  /** Claims the pod's addresses from t: its host ports (hostNetwork) or its IPs. */
+  private claimAddresses(rec: PodTarget, pod: Pod, t: number, stale: boolean): void {
     if (rec.hostNetwork) {
       if (!rec.node) return;
       const m = this.hostPortMap(rec.node);

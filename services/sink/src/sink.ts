@@ -98,7 +98,7 @@ export function createSink(deps: SinkDeps): Sink {
   let producer: Producer | undefined;
   let assigned = false;
   let calls = 0;
-  /** Per partition: the highest batch seq passed per agent (resends of a crashed agent are dropped). */
+  /** Per partition: the batch seqs stored per agent (second copies are dropped; resends.ts). */
   const positions = new Map<number, AgentPositions>();
 
   const ingest: Ingest = createIngest(store, {
@@ -147,7 +147,7 @@ export function createSink(deps: SinkDeps): Sink {
       logger.warn({ topic: m.topic, partition: m.partition, offset: m.offset, reason: `${kind}: ${reason}` }, 'message sent to the DLQ');
     };
     // Advanced as messages pass; kept only once they are stored (a failed call leaves it as it was).
-    const pos = (positions.get(m0.partition) ?? new AgentPositions()).copy();
+    const pos = (positions.get(m0.partition) ?? new AgentPositions()).draft();
     let slice: IngestItem[] = [];
     let sliceRows = 0;
     let stored: Promise<number> = Promise.resolve(m0.offset);
@@ -210,8 +210,8 @@ export function createSink(deps: SinkDeps): Sink {
     await sendDlq(dlq);
     ship(messages[messages.length - 1]!.offset);
     const commit = await stored;
-    // (A re-assignment while this call ran set the partition's positions anew: keep the higher.)
-    positions.set(m0.partition, pos.merged(positions.get(m0.partition)));
+    // (A re-assignment while this call ran set the partition's positions anew: keep both.)
+    positions.set(m0.partition, (positions.get(m0.partition) ?? new AgentPositions()).absorb(pos.added));
     counters.messages += messages.length;
     stage?.tollgate_batch_seconds.observe(label, (performance.now() - t0) / 1000);
     return commit;
