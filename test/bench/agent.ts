@@ -148,10 +148,15 @@ async function fillKernelTable(ns: string, n: number): Promise<void> {
   if (count < n * 0.99) throw new Error(`kernel table holds ${count} entries, wanted ${n}`);
 }
 
-/** The real `tollgate agent --output stdout` process on the table: its second poll's time and its peak RSS. */
-async function realAgent(ns: string): Promise<{ cycleMs: number; rssMb: number }> {
-  const env = { ...CACHE_ENV, TOLLGATE_CONNTRACK_NETNS: ns, TOLLGATE_POLL_INTERVAL_MS: '1000', TOLLGATE_METRICS_PORT: '0', TOLLGATE_LOG_LEVEL: 'debug', TOLLGATE_NODE_NAME: 'bench' };
-  const c = spawn(process.execPath, [BIN, 'agent', '--output', 'stdout'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * The real `tollgate agent` process on the table, as shipped: output kafka (the DaemonSet's; its
+ * Kafka client loaded and connected to TOLLGATE_KAFKA_BROKERS, topics of a prefix of its own) or
+ * stdout. Its second poll's time and its peak RSS.
+ */
+async function realAgent(ns: string, output: 'kafka' | 'stdout'): Promise<{ cycleMs: number; rssMb: number }> {
+  const kafka = { TOLLGATE_KAFKA_BROKERS: process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092', TOLLGATE_TOPIC_PREFIX: `bench-agent-${process.pid}`, TOLLGATE_KAFKA_PARTITIONS: '1' };
+  const env = { ...CACHE_ENV, ...(output === 'kafka' ? kafka : {}), TOLLGATE_CONNTRACK_NETNS: ns, TOLLGATE_POLL_INTERVAL_MS: '1000', TOLLGATE_METRICS_PORT: '0', TOLLGATE_LOG_LEVEL: 'debug', TOLLGATE_NODE_NAME: 'bench' };
+  const c = spawn(process.execPath, [BIN, 'agent', '--output', output], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const polls: number[] = [];
   let rest = '';
   let hwm = 0;
@@ -248,10 +253,13 @@ export async function benchAgent(): Promise<Record<string, number | boolean>> {
     fig.agent_kernel_vs_list = Number((k.ms! / (fig.conntrack_list_ms_1m as number)).toFixed(2));
     fig.agent_kernel_meets_target = k.ms! <= 1.3 * (fig.conntrack_list_ms_1m as number) && k.rss_mb! <= 150;
     log(`agent kernel ${k.tracked}: cycle ${fig.agent_kernel_cycle_ms_1m} ms vs conntrack -L ${fig.conntrack_list_ms_1m} ms (x${fig.agent_kernel_vs_list}), peak RSS ${fig.agent_kernel_rss_mb_1m} MB`);
-    const p = await realAgent(ns);
-    fig.agent_process_rss_mb_1m = p.rssMb;
-    fig.agent_process_cycle_ms_1m = p.cycleMs;
-    log(`agent process (tollgate agent --output stdout) on the same table: poll ${p.cycleMs} ms, peak RSS ${p.rssMb} MB`);
+    for (const output of ['kafka', 'stdout'] as const) {
+      const p = await realAgent(ns, output);
+      const name = output === 'kafka' ? 'agent_process' : 'agent_process_stdout';
+      fig[`${name}_rss_mb_1m`] = p.rssMb;
+      fig[`${name}_cycle_ms_1m`] = p.cycleMs;
+      log(`agent process (tollgate agent --output ${output}) on the same table: poll ${p.cycleMs} ms, peak RSS ${p.rssMb} MB`);
+    }
   } finally {
     try {
       sh('ip', ['netns', 'del', ns]);
