@@ -1,7 +1,7 @@
 export { openStore } from './store.ts';
 export type { Store, StoreConfig } from './store.ts';
 export { chunkToken } from './chunks.ts';
-export { createIngest, classifyInsertError, FencedError, MAX_CHUNK_ROWS, needsRollupRows } from './ingest.ts';
+export { createIngest, classifyInsertError, FencedError, MAX_CHUNK_ROWS } from './ingest.ts';
 export type { Ingest, IngestItem, IngestOptions, IngestStats, IngestStep, ChunkRef, Reject, RawInsert, InsertFormat } from './ingest.ts';
 export { toFlowRows, encodeFlowRows, encodeRows, rowBlock, rollupBlock, flowRowValues, FLOW_COLUMNS, ROLLUP_COLUMNS } from './rows.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@tollgate/config';
 import { createLogger } from '@tollgate/log';
 import type { BatchHandler, ConsumerOptions, InMessage, Transport } from '@tollgate/pipeline';
+import { Kafka, logLevel } from 'kafkajs';
 import { createKafkaTransport, kafkaClients, checkBrokers } from './index.ts';
 
 const BROKER = '127.0.0.1:9092';
@@ -120,6 +121,37 @@ for (const client of kafkaClients) {
         Array.from({ length: 15 }, (_, i) => String(i + 5)),
       );
       assert.deepEqual(await t.committed(group, topic), new Map([[0, 20]]));
+    });
+
+    test('read_committed: an aborted transaction is never delivered, also when a fetch stops before its abort marker', { timeout: 60_000 }, async () => {
+      const topic = name(`${client}-aborted`);
+      await t.ensureTopics([topic], 1);
+      // Transactions written by another client (kafkajs), each send its own record batch.
+      const kafka = new Kafka({ clientId: 'aborted-writer', brokers: [BROKER], logLevel: logLevel.NOTHING });
+      const w = kafka.producer({ transactionalId: name(`${client}-aborted-tx`), idempotent: true, maxInFlightRequests: 1 });
+      await w.connect();
+      const txn = async (values: string[], commit: boolean) => {
+        const tx = await w.transaction();
+        for (const v of values) await tx.send({ topic, messages: [{ key: 'k', value: v }] });
+        await (commit ? tx.commit() : tx.abort());
+      };
+      try {
+        await txn(['c0', 'c1'], true);
+        await txn(['a0', 'a1', 'a2', 'a3', 'a4'], false);
+        await txn(['c2'], true);
+        await txn(['b0', 'b1'], false);
+        await txn(['c3'], true);
+      } finally {
+        await w.disconnect();
+      }
+      // Fetches of one batch each: no response holds an aborted transaction together with its marker.
+      const small = await createKafkaTransport({ brokers: [BROKER], client, clientId: `aborted-${client}`, logger, tuning: { fetchMaxBytes: 1, fetchMaxBytesPerPartition: 1 } });
+      try {
+        const got = (await consume(small, { groupId: name(`${client}-aborted-g`), topics: [topic], maxBatch: 1, maxWaitMs: 50 }, (seen) => seen.some((m) => m.value.toString() === 'c3'))).flat();
+        assert.deepEqual(got.map((m) => m.value.toString()), ['c0', 'c1', 'c2', 'c3']);
+      } finally {
+        await small.close();
+      }
     });
 
     test('a rebalance while a partition was never committed: every record is handled, none skipped by a later commit', { timeout: 90_000 }, async () => {

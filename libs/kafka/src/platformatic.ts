@@ -16,6 +16,7 @@ import {
 } from '@platformatic/kafka';
 import type { Logger } from '@tollgate/log';
 import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, TransactionalConsumer, TransactionalOptions, TransformHandler, Transport } from '@tollgate/pipeline';
+import { dropAbortedRecords, type FetchResponseLike } from './aborted.ts';
 import { StartFloors, Wakeup, chunkBySize, deferred, headersToRecord, serialProducer, describeError, isFencedError, isRebalanceError, waitForLeaders, type TransportTuning } from './common.ts';
 
 type Msg = Message<string, Buffer, string, string>;
@@ -293,6 +294,19 @@ class PlatformaticConsumer implements Consumer {
     });
     // Registered before consume() so it runs before the stream's own listener on every join.
     this.client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.onJoin(payload));
+    // Aborted transactions' records out of every fetch the stream makes (aborted.ts: the client
+    // keeps those whose abort marker is not in the same response).
+    const fetch = this.client.fetch.bind(this.client) as (options: unknown, callback: (err: unknown, res?: FetchResponseLike) => void) => void;
+    (this.client as unknown as { fetch: unknown }).fetch = (options: unknown, callback?: (err: unknown, res?: FetchResponseLike) => void) => {
+      if (!callback) throw new Error('platformatic adapter: fetch without a callback');
+      fetch(options, (err, res) => {
+        if (!err && res) {
+          const n = dropAbortedRecords(res);
+          if (n > 0) this.logger.debug({ records: n }, 'records of aborted transactions dropped');
+        }
+        callback(err, res);
+      });
+    };
   }
 
   private onJoin(payload: ConsumerGroupJoinPayload): void {

@@ -209,6 +209,11 @@ const cases: Case[] = [
   { name: 'crash after the ledger intent, restart with smaller batches', phases: [{ batchRows: 400, crash: { step: 'ledger', nth: 3 } }, { batchRows: 60 }] },
   { name: 'crash after the flows insert, restart with smaller batches', phases: [{ batchRows: 400, crash: { step: 'flows', nth: 2 } }, { batchRows: 30 }] },
   { name: 'crash after the rollup feed, restart with bigger batches', phases: [{ batchRows: 60, crash: { step: 'rollup', nth: 4 } }, { batchRows: 1000 }] },
+  {
+    name: 'crash after the rollup feed, flows merged (OPTIMIZE FINAL) before the restart',
+    optimizeBetween: true,
+    phases: [{ batchRows: 60, crash: { step: 'rollup', nth: 3 } }, { batchRows: 500 }],
+  },
   { name: 'crash after the done row, restart with other batches', phases: [{ batchRows: 200, crash: { step: 'done', nth: 2 } }, { batchRows: 45 }] },
   { name: 'crash after the offset commit, restart with other batches', phases: [{ batchRows: 100, crash: { step: 'commit', nth: 2 } }, { batchRows: 700 }] },
   {

@@ -6,7 +6,7 @@
 // (libs/clickhouse/src/ingest.ts), which owns the storage protocol: chunks, ledger, flows insert,
 // rollup feed, replay of an interrupted chunk, fencing. The consumer commits only what the
 // ingest module says is stored; on (re)assignment the sink resumes where the ledger says.
-import { AgentPositions, createIngest, encodeFlowRows, loadAgentPositions, encodeRows, FencedError, needsRollupRows, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
+import { AgentPositions, createIngest, loadAgentPositions, encodeRows, FencedError, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import { stageMetrics } from '@tollgate/metrics';
 import type { Registry } from '@tollgate/metrics';
@@ -192,10 +192,8 @@ export function createSink(deps: SinkDeps): Sink {
         if (batch.flows.length === 0) continue;
         pos.advance(batch.source.agent_id, batch.source.seq);
         const src = { topic: m.topic, partition: m.partition, offset: m.offset };
-        // Late data (near flows' TTL) feeds the rollups from its own rows; recent rows are read back from flows.
-        item = needsRollupRows(batch.window_start)
-          ? { offset: m.offset, month: monthOf(batch.window_start), ...encodeRows(batch, src) }
-          : { offset: m.offset, month: monthOf(batch.window_start), flows: encodeFlowRows(batch, src) };
+        // Its flows rows and its rollup_input rows (ingest.ts: the rollups are fed from the messages, never read back).
+        item = { offset: m.offset, month: monthOf(batch.window_start), ...encodeRows(batch, src) };
         let bytes = 0;
         for (const f of batch.flows) bytes += f.egress_bytes + f.ingress_bytes;
         stage?.tollgate_bytes_total.inc(label, bytes);
