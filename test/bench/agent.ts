@@ -4,14 +4,18 @@
 //   agent_cycle_ms_1m         one poll over a synthetic `conntrack -L -o extended,id` dump of N entries
 //                             (N tracked, 10% grown since the baseline): scan, deltas, Avro batches
 //   agent_split_ms_1m         baseline: only splitting the same input into lines
-//   agent_rss_mb_1m           peak RSS of that child (N entries tracked)
+//   agent_rss_mb_1m           peak RSS of that child (N entries tracked) over TOLLGATE_BENCH_AGENT_POLLS
+//                             polls (default 8: the peak settles after several)
 //   agent_kernel_cycle_ms_1m  one poll of the real agent (conntrack -L piped into the engine) on a
 //                             REAL kernel table of N entries in a network namespace
 //   conntrack_list_ms_1m      baseline: `conntrack -L -o extended,id > /dev/null` on the same table
 // N = TOLLGATE_BENCH_AGENT_ENTRIES (default 1,000,000; smaller for a quick local run).
 // The agent part alone: `npm run bench:agent` (this file; TOLLGATE_BENCH_AGENT_PARTS=synthetic or
 // kernel for one half). Its child processes load and connect the Kafka client as the shipped agent
-// does (TOLLGATE_KAFKA_BROKERS, default 127.0.0.1:9092).
+// does (TOLLGATE_KAFKA_BROKERS, default 127.0.0.1:9092), with the DaemonSet's MALLOC_* settings,
+// and the memory-reducing collection before the baseline and after each poll (engine.ts).
+//   agent_process_rss_mb_1m   the real `tollgate agent` (output kafka, as the DaemonSet runs it) on
+//                             the kernel table, two polls; agent_process_stdout_* the same with stdout
 // Every process measured runs as the image runs the agent: with a warm compile cache (the Dockerfile
 // fills NODE_COMPILE_CACHE at build; bin/tollgate.mjs enables it), so it never loads the TypeScript
 // stripper. A warm-up run fills the bench's cache first; without it the first process of each kind
@@ -24,15 +28,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatEntry, LineSplitter } from '@tollgate/conntrack';
-import { AgentEngine, KernelConntrack, releaseStartupMemory } from '@tollgate/agent';
+import { AgentEngine, KernelConntrack, releaseMemory } from '@tollgate/agent';
 import { loadSettings, settings } from '@tollgate/config';
-import { createKafkaTransport } from '@tollgate/kafka';
+import { createKafkaTransport, kafkaClientModules } from '@tollgate/kafka';
 import { createLogger } from '@tollgate/log';
 import { SchemaRegistry } from '@tollgate/schema';
 
 const SELF = fileURLToPath(import.meta.url);
 const BIN = fileURLToPath(new URL('../../bin/tollgate.mjs', import.meta.url));
-const CACHE_ENV = { ...process.env, NODE_COMPILE_CACHE: join(tmpdir(), 'tollgate-bench-compile-cache') };
+/**
+ * The DaemonSet's literal process settings for the C library (MALLOC_*): every agent process the
+ * bench measures runs with them, as the shipped agent does.
+ */
+function shippedMallocEnv(): Record<string, string> {
+  const yaml = readFileSync(fileURLToPath(new URL('../../infra/k8s/agent-daemonset.yaml', import.meta.url)), 'utf8');
+  return Object.fromEntries([...yaml.matchAll(/- name: (MALLOC_\w+)\s*\n\s*value: "?([^"\n]+)"?/g)].map((m) => [m[1]!, m[2]!]));
+}
+const CACHE_ENV = { ...process.env, ...shippedMallocEnv(), NODE_COMPILE_CACHE: join(tmpdir(), 'tollgate-bench-compile-cache') };
+/** Polls of a synthetic cycle process (the baseline, the timed one, then more for the peak RSS). */
+const POLLS = Number(process.env.TOLLGATE_BENCH_AGENT_POLLS || 8);
 const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -55,7 +69,7 @@ async function asShipped(): Promise<() => Promise<void>> {
   const transport = await createKafkaTransport({ brokers: k.brokers, client: k.client, clientId: 'tollgate-bench-agent', logger: createLogger('silent') });
   const producer = await transport.producer('bench-agent');
   if (process.env.TOLLGATE_BENCH_AGENT_DEBUG) debugPeak("kafka");
-  releaseStartupMemory();
+  releaseMemory();
   return async () => {
     await producer.close();
     await transport.close();
@@ -84,7 +98,8 @@ function debugPeak(phase: string) {
 async function child(mode: string, args: string[]): Promise<void> {
   let out: Record<string, number> = {};
   if (mode === 'warm') {
-    // nothing: loading this module filled the compile cache
+    // loading this module filled the compile cache; the Kafka adapters load on demand
+    for (const load of Object.values(kafkaClientModules)) await load();
   } else if (mode === 'split') {
     let lines = 0;
     const sp = new LineSplitter(() => void lines++);
@@ -93,36 +108,36 @@ async function child(mode: string, args: string[]): Promise<void> {
     await feed(args[0]!, (b) => sp.push(b));
     const c = process.cpuUsage(cpu);
     out = { ms: performance.now() - t, cpu_ms: (c.user + c.system) / 1000, lines };
-  } else if (mode === 'cycle') {
+  } else if (mode === 'cycle' || mode === 'kernel') {
     const close = await asShipped();
     const { e, flows } = engine();
-    e.beginDump(1);
-    await feed(args[0]!, (b) => e.dumpChunk(b));
-    e.endDump();
+    let read: (f: (b: Buffer) => void) => Promise<void>;
+    if (mode === 'kernel') {
+      const k = new KernelConntrack({ bin: 'conntrack', netns: args[0]!, eventBufferBytes: 1 << 20, logger: createLogger('silent') });
+      await k.check(); // as the agent does: finds stdbuf for a block-buffered dump
+      read = (f) => k.dump(f);
+    } else {
+      let dumps = 0;
+      read = (f) => feed(args[dumps++ % 2]!, f);
+    }
+    // one poll as the agent's: the dump through the engine, then the memory-reducing collection
+    const poll = async () => {
+      e.beginDump(Date.now());
+      await read((b) => e.dumpChunk(b));
+      e.endDump();
+      releaseMemory();
+    };
+    await poll(); // the baseline
     if (process.env.TOLLGATE_BENCH_AGENT_DEBUG) debugPeak('baseline');
     const t = performance.now();
     const cpu = process.cpuUsage();
-    e.beginDump(2);
-    await feed(args[1]!, (b) => e.dumpChunk(b));
-    e.endDump();
+    await poll(); // the measured cycle
     const c = process.cpuUsage(cpu);
     out = { ms: performance.now() - t, cpu_ms: (c.user + c.system) / 1000, tracked: e.tracker.tracked, flows: flows() };
-    await close();
-  } else if (mode === 'kernel') {
-    const close = await asShipped();
-    const { e, flows } = engine();
-    const k = new KernelConntrack({ bin: 'conntrack', netns: args[0]!, eventBufferBytes: 1 << 20, logger: createLogger('silent') });
-    await k.check(); // as the agent does: finds stdbuf for a block-buffered dump
-    e.beginDump(Date.now());
-    await k.dump((b) => e.dumpChunk(b));
-    e.endDump();
-    const t = performance.now();
-    const cpu = process.cpuUsage();
-    e.beginDump(Date.now());
-    await k.dump((b) => e.dumpChunk(b));
-    e.endDump();
-    const c = process.cpuUsage(cpu);
-    out = { ms: performance.now() - t, cpu_ms: (c.user + c.system) / 1000, tracked: e.tracker.tracked, flows: flows() };
+    // More polls of the synthetic dumps for the peak RSS: it grows for several polls before it
+    // settles (measured: 139 MB after one poll, 155 MB after eight with glibc's default arenas). The
+    // dumps alternate (counters back: the same 10% of entries restart, 100,000 deltas a poll).
+    if (mode === 'cycle') for (let i = 2; i < POLLS; i++) await poll();
     await close();
   }
   out.rss_mb = peakRssMb();

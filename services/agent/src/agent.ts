@@ -10,7 +10,7 @@ import { stageMetrics, type Registry } from '@tollgate/metrics';
 import { type Component, errorMessage } from '@tollgate/pipeline';
 import type { SchemaRegistry } from '@tollgate/schema';
 import { AckBuffer, type AgentOutput, type OutItem } from './buffer.ts';
-import { AgentEngine, releaseStartupMemory, type EngineCounts } from './engine.ts';
+import { AgentEngine, releaseMemory, type EngineCounts } from './engine.ts';
 import type { EventHandlers, KernelConntrack } from './kernel.ts';
 import { agentMetrics } from './metrics.ts';
 import { readState, StateWriter } from './state.ts';
@@ -186,6 +186,7 @@ export function createAgent(deps: AgentDeps): Agent {
     try {
       await kernel.dump((c) => engine.dumpChunk(c));
       engine.endDump();
+      releaseMemory(); // what the dump's deltas promoted, before it waits for the old generation to fill (peak RSS)
       lastTick = time;
       cycles++;
       lastError = undefined;
@@ -250,7 +251,7 @@ export function createAgent(deps: AgentDeps): Agent {
     const ev = await k.readEvents();
     if (ev === 0) log.warn('net.netfilter.nf_conntrack_events is 0: the kernel sends no DESTROY events, so flows that end between two polls lose their last bytes. Set it to 1 on the node');
     else if (ev === 2) log.info('net.netfilter.nf_conntrack_events is 2: entries created before the agent listened report no DESTROY (their bytes after the last poll are not billed); 1 on the node makes every entry report');
-    releaseStartupMemory(); // the start's garbage and grown young generation, before the table fills (peak RSS)
+    releaseMemory(); // the start's garbage and grown young generation (Kafka client), before the table fills (peak RSS)
     await cycle();
     if (!engine.hasBaseline) throw new Error(`the first conntrack dump failed: ${lastError}`);
     loop = (async () => {

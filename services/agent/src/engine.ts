@@ -25,11 +25,13 @@ const minorGc = gc ? () => gc({ type: 'minor' }) : undefined;
 /**
  * A full collection that also gives memory back (V8's memory-reducing "last resort" flavor: the
  * young generation shrunk to its minimum, free pages released). Loading the modules and the Kafka
- * client grows the young generation to its 16 MiB semi-spaces and leaves tens of MB of garbage;
- * the agent calls this once before its baseline dump fills the entry table (measured idle with
- * the default Kafka client: 126 MB resident before, 89 MB after; about 20 ms).
+ * client grows the young generation to its 16 MiB semi-spaces and leaves tens of MB of garbage, and
+ * a dump's deltas promote garbage that would wait for the old generation to fill. The agent calls
+ * this before its baseline dump fills the entry table and after every dump (measured idle with the
+ * default Kafka client: 126 MB resident before, 89 MB after; 1,000,000 entries tracked: about 10 ms,
+ * the entry table is not traced).
  */
-export function releaseStartupMemory(): void {
+export function releaseMemory(): void {
   gc?.({ type: 'major', flavor: 'last-resort' });
 }
 
