@@ -68,7 +68,17 @@ export interface Store {
 }
 
 /** Tables that hold traffic (as opposed to prices and rule settings). */
-const TRAFFIC_TABLES = ['flows', 'sink_chunks', 'ingest_ledger', 'workload_hourly', 'destinations_hourly'] as const;
+const TRAFFIC_TABLES = [
+  'flows',
+  'sink_chunks',
+  'ingest_ledger',
+  'workload_hourly',
+  'destinations_hourly',
+  'workload_daily',
+  'label_hourly',
+  'destination_keys_daily',
+  'workload_egress_hourly',
+] as const;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 

@@ -232,6 +232,8 @@ class PlatformaticConsumer implements Consumer {
   private readonly handled = new Map<string, number>();
   /** Highest offset per partition of any record the stream delivered, kept or set aside. */
   private readonly delivered = new Map<string, number>();
+  /** The offset this consumer last committed per partition (below `handled` while the handler holds a re-read). */
+  private readonly committedAt = new Map<string, number>();
   private assigned = new Set<string>();
   private generation = -1;
   /** After a (re)join, until the stream has re-read the committed offsets, what it emits is stale. */
@@ -448,6 +450,7 @@ class PlatformaticConsumer implements Consumer {
       }
       this.maybeResume();
       if (!taken) {
+        if (this.options.transactionalInput) await this.commitPastMarkers(generation);
         await this.wake.wait(this.maxWaitMs);
         continue;
       }
@@ -482,10 +485,39 @@ class PlatformaticConsumer implements Consumer {
           offsets: [{ topic: last.topic, partition: last.partition, offset: BigInt(commit), leaderEpoch: taken[taken.length - 1]!.leaderEpoch }],
         });
         this.handled.set(key, next);
+        this.committedAt.set(key, commit);
       } catch (err) {
         if (generation === this.generation && !isRebalanceError(err)) throw err;
         // The partition was rebalanced while the batch was in hand: its new owner re-reads it.
         this.logger.warn({ topic: last.topic, partition: last.partition, offset: next, err: describeError(err) }, 'kafka commit lost to a rebalance; the batch will be delivered again');
+      }
+    }
+  }
+
+  /**
+   * Idle, on a transactional input: a partition whose last records were followed by transaction
+   * markers (or aborted records, dropped) is committed up to the fetch position, so a caught-up
+   * group's committed offset reaches the end offset. Only where everything handled is committed
+   * (no re-read held), nothing is queued or buffered, and no record the stream delivered is
+   * unhandled: between the handled offset and the fetch position there are no records to lose.
+   */
+  private async commitPastMarkers(generation: number): Promise<void> {
+    const stream = this.stream;
+    if (!stream || this.awaitingOffsets || this.pausedByUs || stream.readableLength > 0) return;
+    for (const key of this.assigned) {
+      const handled = this.handled.get(key);
+      if (handled === undefined || this.committedAt.get(key) !== handled || !this.queues.isEmpty(key) || (this.delivered.get(key) ?? -1) >= handled) continue;
+      const fetched = stream.offsetsToFetch.get(key);
+      if (fetched === undefined || Number(fetched) <= handled || generation !== this.generation) continue;
+      const cut = key.lastIndexOf(':');
+      const offset = Number(fetched);
+      try {
+        await this.client.commit({ offsets: [{ topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset: fetched, leaderEpoch: -1 }] });
+        this.handled.set(key, offset);
+        this.committedAt.set(key, offset);
+      } catch (err) {
+        if (!isRebalanceError(err)) throw err;
+        return;
       }
     }
   }
