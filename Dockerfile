@@ -11,5 +11,12 @@ COPY schemas schemas
 COPY infra/clickhouse infra/clickhouse
 COPY test/fixtures/geoip test/fixtures/geoip
 COPY libs/sim/fixtures libs/sim/fixtures
+# The code with its types stripped, cached at build: the services never load the TypeScript
+# stripper at run time (about 25 MB less resident memory per process, the agent's on every node).
+# Read-only at run time (readOnlyRootFilesystem) is fine: Node only reads it then. `--help` loads
+# each command's modules; the Kafka client adapters, loaded only when chosen, are loaded after.
+ENV NODE_COMPILE_CACHE=/opt/tollgate/.cache/node-compile
+RUN for c in agent enricher sink report alerts migrate demo; do node bin/tollgate.mjs "$c" --help > /dev/null; done && \
+    node --input-type=module -e "import { enableCompileCache } from 'node:module'; enableCompileCache(); const { kafkaClientModules } = await import('@tollgate/kafka'); for (const load of Object.values(kafkaClientModules)) await load();"
 USER node
 ENTRYPOINT ["node", "/opt/tollgate/bin/tollgate.mjs"]

@@ -1,23 +1,42 @@
 // A compact table of conntrack entries keyed by (conntrack id, original-tuple hash): no object
-// and no string per entry. Entries are 40-byte records in fixed blocks of one ArrayBuffer each
-// (growing never copies them; one record is one cache line or less), found through an
-// open-addressing index (linear probing, backward-shift deletion): 1,000,000 entries take about
-// 42 MB of records plus 8 MB of index.
+// and no string per entry. Entries are 36-byte records in fixed blocks of one ArrayBuffer each
+// (growing never copies them), found through an open-addressing index (linear probing,
+// backward-shift deletion; each slot holds the entry's number and 8 bits of its key, so a probe
+// past another key rarely reads that key's record) that grows by 1.5x, not 2x, at a load of 3/4
+// (at most 2^24 - 1 entries): 1,000,000 entries take
+// 36 MB of records (plus at most one partly used block of 2.4 MB) and 6.3 MB of index, where
+// 40-byte records and a power-of-two index at load 1/2 took 42 + 8 MB (and 16 MB of index just
+// past 1,048,576 entries).
 //
-// Record (byte offsets): 0 orig bytes f64, 8 reply bytes f64, 16 orig packets u32 and 20 reply
-// packets u32 (modulo 2^32: a delta is exact while an entry grows by less than 2^32 packets
-// between two reports), 24 id u32, 28 tuple hash u32, 32 flow start seconds u32, 36 its
-// milliseconds u16, 38 generation last seen u16 (modulo 2^16).
+// Record (32-bit words): 0 orig bytes low, 1 reply bytes low, 2 orig packets, 3 reply packets
+// (packets modulo 2^32: a delta is exact while an entry grows by less than 2^32 packets between two
+// reports), 4 id, 5 tuple hash, 6 flow start seconds; then 16-bit halves: 14 orig bytes high,
+// 15 reply bytes high (byte counters of 48 bits: exact to 281 TB per entry), 16 flow start
+// milliseconds, 17 generation last seen (modulo 2^16).
 
 const BLOCK_BITS = 16;
 const BLOCK = 1 << BLOCK_BITS;
 const MASK = BLOCK - 1;
-const REC = 40;
+const WORDS = 9;
+const REC = WORDS * 4;
+const TWO32 = 2 ** 32;
+const MIN_SLOTS = 1024;
+const NO_BITS = 24;
+const NO_MASK = (1 << NO_BITS) - 1;
+
+function mix(id: number, hash: number): number {
+  let x = Math.imul(id ^ Math.imul(hash, 0x9e3779b1), 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
 
 export class FlowTable {
-  private index = new Int32Array(1024);
-  private mask = 1023;
-  private readonly f64: Float64Array[] = [];
+  /** Slots: 0 free, else (8 key bits << 24 | entry number + 1). */
+  private index = new Uint32Array(MIN_SLOTS);
+  private cap = MIN_SLOTS;
+  /** cap / 2^32: a 32-bit mix times this is its home slot. */
+  private scale = MIN_SLOTS / TWO32;
   private readonly u32: Uint32Array[] = [];
   private readonly u16: Uint16Array[] = [];
   private n = 0;
@@ -28,55 +47,65 @@ export class FlowTable {
 
   /** Bytes held by the typed arrays. */
   get memoryBytes(): number {
-    return this.index.byteLength + this.f64.length * BLOCK * REC;
+    return this.index.byteLength + this.u32.length * BLOCK * REC;
+  }
+
+  /** Home slot of a key's mix: scaled onto the index (any size, not only powers of two). */
+  private home(x: number): number {
+    return (x * this.scale) | 0;
   }
 
   private slot(id: number, hash: number): number {
-    let x = Math.imul(id ^ Math.imul(hash, 0x9e3779b1), 0x85ebca6b);
-    x ^= x >>> 13;
-    x = Math.imul(x, 0xc2b2ae35);
-    x ^= x >>> 16;
-    return x & this.mask;
+    return this.home(mix(id, hash));
+  }
+
+  /** The slot value of entry i whose key mixes to x. */
+  private static tag(x: number, i: number): number {
+    return (((x & 0xff) << NO_BITS) | (i + 1)) >>> 0;
+  }
+
+  private next(s: number): number {
+    return s + 1 === this.cap ? 0 : s + 1;
   }
 
   /** Dense index of the entry, or -1. */
   find(id: number, hash: number): number {
     const index = this.index;
-    for (let s = this.slot(id, hash); ; s = (s + 1) & this.mask) {
+    const x = mix(id, hash);
+    const fp = x & 0xff;
+    for (let s = this.home(x); ; s = this.next(s)) {
       const v = index[s]!;
       if (v === 0) return -1;
-      const i = v - 1;
+      if (v >>> NO_BITS !== fp) continue;
+      const i = (v & NO_MASK) - 1;
       const u = this.u32[i >>> BLOCK_BITS]!;
-      const o = (i & MASK) * 10;
-      if (u[o + 6] === id && u[o + 7] === hash) return i;
+      const o = (i & MASK) * WORDS;
+      if (u[o + 4] === id && u[o + 5] === hash) return i;
     }
   }
 
   /** Adds an entry that is not in the table; counters start at 0. Returns its dense index. */
   insert(id: number, hash: number, gen: number, flowStart: number): number {
-    if ((this.n + 1) * 2 > this.index.length) this.grow();
+    if ((this.n + 1) * 4 > this.cap * 3) this.grow();
+    if (this.n + 1 >= NO_MASK) throw new RangeError(`FlowTable: more than ${NO_MASK - 1} entries`);
     const i = this.n++;
     const b = i >>> BLOCK_BITS;
-    if (b === this.f64.length) {
+    if (b === this.u32.length) {
       const ab = new ArrayBuffer(BLOCK * REC);
-      this.f64.push(new Float64Array(ab));
       this.u32.push(new Uint32Array(ab));
       this.u16.push(new Uint16Array(ab));
     }
-    const r = i & MASK;
-    const f = this.f64[b]!;
-    f[r * 5] = 0;
-    f[r * 5 + 1] = 0;
+    this.setCounters(i, 0, 0, 0, 0);
     const u = this.u32[b]!;
-    u[r * 10 + 4] = 0;
-    u[r * 10 + 5] = 0;
-    u[r * 10 + 6] = id;
-    u[r * 10 + 7] = hash;
+    const o = (i & MASK) * WORDS;
+    u[o + 4] = id;
+    u[o + 5] = hash;
     this.setFlowStart(i, flowStart);
     this.setSeen(i, gen);
-    let s = this.slot(id, hash);
-    while (this.index[s] !== 0) s = (s + 1) & this.mask;
-    this.index[s] = i + 1;
+    const x = mix(id, hash);
+    let s = this.home(x);
+    while (this.index[s] !== 0) s = this.next(s);
+    this.index[s] = FlowTable.tag(x, i);
     return i;
   }
 
@@ -85,19 +114,18 @@ export class FlowTable {
     this.unlink(this.id(i), this.hash(i), i);
     const last = this.n - 1;
     if (i !== last) {
-      const lid = this.id(last);
-      const lhash = this.hash(last);
-      for (let s = this.slot(lid, lhash); ; s = (s + 1) & this.mask) {
-        if (this.index[s] === last + 1) {
-          this.index[s] = i + 1;
+      const x = mix(this.id(last), this.hash(last));
+      for (let s = this.home(x); ; s = this.next(s)) {
+        if ((this.index[s]! & NO_MASK) === last + 1) {
+          this.index[s] = FlowTable.tag(x, i);
           break;
         }
       }
       const to = this.u32[i >>> BLOCK_BITS]!;
       const from = this.u32[last >>> BLOCK_BITS]!;
-      const a = (i & MASK) * 10;
-      const c = (last & MASK) * 10;
-      for (let k = 0; k < 10; k++) to[a + k] = from[c + k]!;
+      const a = (i & MASK) * WORDS;
+      const c = (last & MASK) * WORDS;
+      for (let k = 0; k < WORDS; k++) to[a + k] = from[c + k]!;
     }
     this.n--;
   }
@@ -105,12 +133,11 @@ export class FlowTable {
   /** Frees the index slot of entry i (backward-shift deletion keeps probe chains whole). */
   private unlink(id: number, hash: number, i: number): void {
     const index = this.index;
-    const mask = this.mask;
     let s = this.slot(id, hash);
-    while (index[s] !== i + 1) s = (s + 1) & mask;
+    while ((index[s]! & NO_MASK) !== i + 1) s = this.next(s);
     let hole = s;
-    for (let j = (hole + 1) & mask; index[j] !== 0; j = (j + 1) & mask) {
-      const v = index[j]! - 1;
+    for (let j = this.next(hole); index[j] !== 0; j = this.next(j)) {
+      const v = (index[j]! & NO_MASK) - 1;
       const home = this.slot(this.id(v), this.hash(v));
       // move j into the hole unless its home lies cyclically in (hole, j]
       const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
@@ -122,66 +149,79 @@ export class FlowTable {
     index[hole] = 0;
   }
 
+  /** 1.5 times the slots (a multiple of 1024): at most 1/3 more index than a load of 3/4 needs. */
   private grow(): void {
     const old = this.index;
-    this.index = new Int32Array(old.length * 2);
-    this.mask = this.index.length - 1;
+    this.cap = Math.ceil((old.length * 1.5) / MIN_SLOTS) * MIN_SLOTS;
+    this.scale = this.cap / TWO32;
+    this.index = new Uint32Array(this.cap);
     for (let k = 0; k < old.length; k++) {
       const v = old[k]!;
       if (v === 0) continue;
-      let s = this.slot(this.id(v - 1), this.hash(v - 1));
-      while (this.index[s] !== 0) s = (s + 1) & this.mask;
+      const i = (v & NO_MASK) - 1;
+      let s = this.slot(this.id(i), this.hash(i));
+      while (this.index[s] !== 0) s = this.next(s);
       this.index[s] = v;
     }
+    // Freed now, not at the next full collection: the old indexes (a typed array in the old
+    // generation) would otherwise add up, about 2x the current one, to the peak RSS (16 MB at 1M).
+    old.buffer.transfer(0);
   }
 
   id(i: number): number {
-    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * 10 + 6]!;
+    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * WORDS + 4]!;
   }
   hash(i: number): number {
-    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * 10 + 7]!;
+    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * WORDS + 5]!;
   }
   /** Generation last seen, modulo 2^16. */
   seen(i: number): number {
-    return this.u16[i >>> BLOCK_BITS]![(i & MASK) * 20 + 19]!;
+    return this.u16[i >>> BLOCK_BITS]![(i & MASK) * WORDS * 2 + 17]!;
   }
   setSeen(i: number, gen: number): void {
-    this.u16[i >>> BLOCK_BITS]![(i & MASK) * 20 + 19] = gen;
+    this.u16[i >>> BLOCK_BITS]![(i & MASK) * WORDS * 2 + 17] = gen;
   }
   origBytes(i: number): number {
-    return this.f64[i >>> BLOCK_BITS]![(i & MASK) * 5]!;
+    const b = i >>> BLOCK_BITS;
+    const o = (i & MASK) * WORDS;
+    return this.u16[b]![o * 2 + 14]! * TWO32 + this.u32[b]![o]!;
   }
   replyBytes(i: number): number {
-    return this.f64[i >>> BLOCK_BITS]![(i & MASK) * 5 + 1]!;
+    const b = i >>> BLOCK_BITS;
+    const o = (i & MASK) * WORDS;
+    return this.u16[b]![o * 2 + 15]! * TWO32 + this.u32[b]![o + 1]!;
   }
   /** Packets modulo 2^32. */
   origPackets(i: number): number {
-    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * 10 + 4]!;
+    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * WORDS + 2]!;
   }
   replyPackets(i: number): number {
-    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * 10 + 5]!;
+    return this.u32[i >>> BLOCK_BITS]![(i & MASK) * WORDS + 3]!;
   }
+  /** Byte counters below 2^48; packets stored modulo 2^32. */
   setCounters(i: number, ob: number, op: number, rb: number, rp: number): void {
     const b = i >>> BLOCK_BITS;
-    const r = i & MASK;
-    const f = this.f64[b]!;
-    f[r * 5] = ob;
-    f[r * 5 + 1] = rb;
+    const o = (i & MASK) * WORDS;
     const u = this.u32[b]!;
-    u[r * 10 + 4] = op; // stored modulo 2^32
-    u[r * 10 + 5] = rp;
+    const h = this.u16[b]!;
+    u[o] = ob; // the low 32 bits (a typed array store keeps the value modulo 2^32)
+    u[o + 1] = rb;
+    h[o * 2 + 14] = Math.floor(ob / TWO32);
+    h[o * 2 + 15] = Math.floor(rb / TWO32);
+    u[o + 2] = op;
+    u[o + 3] = rp;
   }
   /** Flow start, ms since epoch (millisecond resolution, until 2106). */
   flowStart(i: number): number {
     const b = i >>> BLOCK_BITS;
-    const r = i & MASK;
-    return this.u32[b]![r * 10 + 8]! * 1000 + this.u16[b]![r * 20 + 18]!;
+    const o = (i & MASK) * WORDS;
+    return this.u32[b]![o + 6]! * 1000 + this.u16[b]![o * 2 + 16]!;
   }
   setFlowStart(i: number, ms: number): void {
     const b = i >>> BLOCK_BITS;
-    const r = i & MASK;
+    const o = (i & MASK) * WORDS;
     const t = ms > 0 ? ms : 0;
-    this.u32[b]![r * 10 + 8] = Math.floor(t / 1000);
-    this.u16[b]![r * 20 + 18] = t % 1000;
+    this.u32[b]![o + 6] = Math.floor(t / 1000);
+    this.u16[b]![o * 2 + 16] = t % 1000;
   }
 }

@@ -239,8 +239,9 @@ describe('FlowTable', () => {
       } else {
         assert.equal(i, -1);
         const j = t.insert(id, hash, 1, round * 1000 + 7);
-        t.setCounters(j, round, 2 ** 32 + round, 0, 0);
+        t.setCounters(j, round, 2 ** 32 + round, 2 ** 47 + round * 3, 0);
         assert.equal(t.origPackets(j), round, 'packets are kept modulo 2^32');
+        assert.equal(t.replyBytes(j), 2 ** 47 + round * 3, 'byte counters of 48 bits are exact');
         ref.set(k, round);
       }
     }
@@ -249,5 +250,16 @@ describe('FlowTable', () => {
       const [id, hash] = k.split(':').map(Number) as [number, number];
       assert.equal(t.origBytes(t.find(id, hash)), v);
     }
+  });
+
+  it('1,000,000 entries: 36 bytes each in 64Ki blocks, an index grown by 1.5x at load 3/4 (no doubling overshoot)', () => {
+    const t = new FlowTable();
+    const n = 1_000_000;
+    for (let i = 0; i < n; i++) t.insert((Math.imul(i + 1, 2654435761) >>> 0) || 1, i, 1, 0);
+    for (let i = 0; i < n; i += 997) assert.equal(t.hash(t.find((Math.imul(i + 1, 2654435761) >>> 0) || 1, i)), i);
+    const blocks = Math.ceil(n / 65536) * 65536 * 36;
+    const index = t.memoryBytes - blocks;
+    assert.ok(index >= (n / 0.75) * 4 && index <= ((n * 1.5) / 0.75) * 4, `index ${index} bytes`);
+    assert.ok(t.memoryBytes < 45_000_000, `${t.memoryBytes} bytes (40-byte records and a power-of-two index at load 1/2: 50,331,648)`);
   });
 });

@@ -1,4 +1,4 @@
-export { createKafkaTransport, kafkaClients } from './transport.ts';
+export { createKafkaTransport, kafkaClients, kafkaClientModules } from './transport.ts';
 export type { KafkaClientName, KafkaTransportOptions } from './transport.ts';
 export { checkBrokers } from './reachability.ts';
 export type { ProbeResult } from './reachability.ts';

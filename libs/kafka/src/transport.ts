@@ -5,12 +5,23 @@ import { ConfigError } from '@tollgate/config';
 import type { Logger } from '@tollgate/log';
 import type { Transport } from '@tollgate/pipeline';
 import { BROKERS_SETTING, defaultTuning, describeError, withTimeout, type TransportTuning } from './common.ts';
-import { KafkajsTransport } from './kafkajs.ts';
-import { PlatformaticTransport } from './platformatic.ts';
 import { checkBrokers } from './reachability.ts';
 
 export type KafkaClientName = 'platformatic' | 'kafkajs';
 export const kafkaClients: readonly KafkaClientName[] = ['platformatic', 'kafkajs'];
+
+type KafkaTransport = Transport & { ping(): Promise<void> };
+type TransportClass = new (brokers: string[], clientId: string, logger: Logger, tuning: TransportTuning) => KafkaTransport;
+
+/**
+ * Each client's adapter, loaded only when chosen: each is tens of MB of code and heap (the agent
+ * runs on every node). What fills a compile cache ahead of time (the image, the benchmark) loads
+ * them all through this, so a process never strips their TypeScript at run time.
+ */
+export const kafkaClientModules: Readonly<Record<KafkaClientName, () => Promise<TransportClass>>> = {
+  platformatic: async () => (await import('./platformatic.ts')).PlatformaticTransport,
+  kafkajs: async () => (await import('./kafkajs.ts')).KafkajsTransport,
+};
 
 export interface KafkaTransportOptions {
   brokers: string[];
@@ -30,10 +41,7 @@ export async function createKafkaTransport(opts: KafkaTransportOptions): Promise
   const down = probes.filter((p) => !p.ok);
   if (down.length > 0) opts.logger.warn({ brokers: down.map((p) => `${p.broker} (${p.error})`) }, 'some Kafka brokers cannot be reached');
   const tuning = { ...defaultTuning, ...opts.tuning };
-  const transport =
-    opts.client === 'kafkajs'
-      ? new KafkajsTransport(opts.brokers, opts.clientId, opts.logger, tuning)
-      : new PlatformaticTransport(opts.brokers, opts.clientId, opts.logger, tuning);
+  const transport = new (await kafkaClientModules[opts.client]())(opts.brokers, opts.clientId, opts.logger, tuning);
   try {
     await withTimeout(transport.ping(), timeout, `no Kafka answer within ${timeout} ms`);
   } catch (err) {

@@ -10,8 +10,8 @@ import { stageMetrics, type Registry } from '@tollgate/metrics';
 import { type Component, errorMessage } from '@tollgate/pipeline';
 import type { SchemaRegistry } from '@tollgate/schema';
 import { AckBuffer, type AgentOutput, type OutItem } from './buffer.ts';
-import { AgentEngine, type EngineCounts } from './engine.ts';
-import type { KernelConntrack } from './kernel.ts';
+import { AgentEngine, releaseMemory, type EngineCounts } from './engine.ts';
+import type { EventHandlers, KernelConntrack } from './kernel.ts';
 import { agentMetrics } from './metrics.ts';
 import { readState, StateWriter } from './state.ts';
 
@@ -127,6 +127,7 @@ export function createAgent(deps: AgentDeps): Agent {
     registry: deps.registry,
     buffer,
     alwaysEmit: kind === 'replay',
+    onBarrier: (n) => barrierSeen.get(n)?.(),
     // a replay cuts the same batches again and skips the acknowledged ones; the kernel continues its sequence
     ...(resumeSeq !== undefined ? (kind === 'replay' ? { skipThroughSeq: resumeSeq } : { firstSeq: resumeSeq + 1 }) : {}),
   });
@@ -147,7 +148,10 @@ export function createAgent(deps: AgentDeps): Agent {
   const stopSignal = new Promise<void>((r) => (signalStop = r));
   let wakeLoop = new AbortController();
   let inCycle: Promise<void> | undefined;
-  let lastEventAt = 0;
+  // barriers (kernel.ts BARRIER) awaited by number; numbers start at random (a crashed agent's may linger a minute)
+  const barrierSeen = new Map<number, () => void>();
+  let barrierNo = Math.floor(Math.random() * 65535);
+  let subscription: ((ok: boolean) => void) | undefined;
   // metrics follow the tracker's and engine's counters (increments since the last publish)
   const published: Record<string, number> = {};
   function publish(): void {
@@ -182,6 +186,7 @@ export function createAgent(deps: AgentDeps): Agent {
     try {
       await kernel.dump((c) => engine.dumpChunk(c));
       engine.endDump();
+      releaseMemory(); // what the dump's deltas promoted, before it waits for the old generation to fill (peak RSS)
       lastTick = time;
       cycles++;
       lastError = undefined;
@@ -223,11 +228,9 @@ export function createAgent(deps: AgentDeps): Agent {
     } else if (acct === undefined) {
       log.warn('net.netfilter.nf_conntrack_acct is not readable (nf_conntrack not loaded yet?): counters may be missing');
     }
-    const events = {
-      chunk: (b: Buffer) => {
-        lastEventAt = Date.now();
-        engine.eventChunk(b);
-      },
+    const events: EventHandlers = {
+      chunk: (b: Buffer) => engine.eventChunk(b),
+      subscribed: () => subscription?.(true),
       overrun: () => {
         engine.overrun();
         log.warn('conntrack event overrun (ENOBUFS): some DESTROY events were lost; resyncing with a full dump');
@@ -235,15 +238,20 @@ export function createAgent(deps: AgentDeps): Agent {
       },
       ended: (code: number | null) => {
         engine.endEvents();
+        subscription?.(false);
         if (stopping) return;
         engine.overrun();
-        log.warn({ code }, 'conntrack -E ended; restarting it (events in between are lost, counted) and resyncing');
-        wakeLoop.abort();
-        setTimeout(() => !stopping && k.startEvents(events), 1_000).unref();
+        log.warn({ code }, 'conntrack -E ended; restarting it (events in between are lost, counted) and resyncing once it listens');
+        setTimeout(() => {
+          if (!stopping) void listen(k, events).then(() => wakeLoop.abort());
+        }, 1_000).unref();
       },
     };
-    k.startEvents(events);
-    await sleep(200); // let conntrack -E subscribe before the baseline dump
+    if (!(await listen(k, events))) log.warn('conntrack -E did not confirm its subscription within 10 s: entries created before it listens report no DESTROY');
+    const ev = await k.readEvents();
+    if (ev === 0) log.warn('net.netfilter.nf_conntrack_events is 0: the kernel sends no DESTROY events, so flows that end between two polls lose their last bytes. Set it to 1 on the node');
+    else if (ev === 2) log.info('net.netfilter.nf_conntrack_events is 2: entries created before the agent listened report no DESTROY (their bytes after the last poll are not billed); 1 on the node makes every entry report');
+    releaseMemory(); // the start's garbage and grown young generation (Kafka client), before the table fills (peak RSS)
     await cycle();
     if (!engine.hasBaseline) throw new Error(`the first conntrack dump failed: ${lastError}`);
     loop = (async () => {
@@ -256,16 +264,49 @@ export function createAgent(deps: AgentDeps): Agent {
     })();
   }
 
+  /** Starts the DESTROY event stream; resolves true once it is subscribed (false: it ended, or 10 s passed). */
+  function listen(k: KernelConntrack, events: EventHandlers): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), 10_000);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        if (subscription === done) subscription = undefined;
+        resolve(ok);
+      };
+      subscription = done;
+      k.startEvents(events);
+    });
+  }
+
+  /**
+   * Reads every DESTROY event the kernel sent so far: creates and deletes a barrier entry and waits
+   * for its DESTROY, which the kernel queues after all earlier events (at most 10 s).
+   */
+  async function drainEvents(k: KernelConntrack): Promise<void> {
+    const n = (barrierNo++ % 65535) + 1;
+    let timer: NodeJS.Timeout | undefined;
+    const seen = new Promise<boolean>((resolve) => {
+      barrierSeen.set(n, () => resolve(true));
+      timer = setTimeout(() => resolve(false), 10_000);
+    });
+    try {
+      await k.barrier(n);
+      if (!(await seen)) log.warn('the event barrier did not arrive within 10 s: DESTROY events still queued are lost');
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'could not set the event barrier: DESTROY events still queued may be lost');
+    } finally {
+      clearTimeout(timer);
+      barrierSeen.delete(n);
+    }
+  }
+
   async function stopKernel(s: Extract<AgentSource, { kind: 'kernel' }>): Promise<void> {
     wakeLoop.abort();
     await loop;
     await inCycle;
     if (engine.hasBaseline) {
       await kernelCycle(s.kernel); // the growth since the last poll is shipped, not left to the next agent's baseline
-      // DESTROY events of the last moments: read until the stream has been idle for 250 ms (at most 3 s)
-      const t0 = Date.now();
-      await sleep(100);
-      while (Date.now() - lastEventAt < 250 && Date.now() - t0 < 3_000) await sleep(50);
+      await drainEvents(s.kernel); // and the DESTROY events of the last moments
     }
     await s.kernel.stopEvents();
   }

@@ -131,28 +131,39 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     assert.equal(r.agent.stats().overruns, 0);
   });
 
-  it('a burst of 3,000 DESTROYs: every entry ends destroyed or vanished; an event overrun (ENOBUFS) is counted and followed by a resync', async () => {
+  it('a burst of 3,000 DESTROYs: each entry ends exactly once, destroyed or vanished; an event overrun (ENOBUFS) is counted and followed by a resync', async (tc) => {
     const r = agentOn(t);
+    await r.agent.start(); // the event stream listens: the entries below report their DESTROY (nf_conntrack_events=2 needs that)
+    t.counters();
     const send = `const d=require('node:dgram');const u=d.createSocket('udp4');let i=0;u.bind(0,()=>{const go=()=>{for(let k=0;k<500&&i<3000;k++,i++)u.send(Buffer.alloc(10),1000+i,'10.244.2.2');if(i<3000)setImmediate(go);else setTimeout(()=>u.close(),300)};go()})`;
     t.exec(t.a, ['sh', '-c', `${JSON.stringify(process.execPath)} -e ${JSON.stringify(send)}`]);
-    await r.agent.start(); // the 3,000 UDP entries (one per destination port) are in the baseline
+    await quiet();
+    const listed = t.exec(t.node, ['conntrack', '-L', '-p', 'udp', '-s', '10.244.1.2', '-d', '10.244.2.2']).trim().split('\n').length;
+    assert.equal(listed, 3000, 'the kernel holds one entry per destination port');
+    await r.agent.cycle(); // all 3,000 tracked, each billed its one datagram
     const before = r.agent.stats();
-    t.exec(t.node, ['sh', '-c', 'conntrack -D -p udp -s 10.244.1.2 >/dev/null 2>&1']);
-    for (let i = 0; i < 50 && r.agent.stats().cycles === before.cycles; i++) await sleep(100); // the resync runs by itself
+    const burst = (f: RawFlow) => f.protocol === 17 && f.original.dst === '10.244.2.2' && f.original.dport >= 1000 && f.original.dport < 4000;
+    assert.deepEqual(sum(r.flows.filter(burst)), { ob: 3000 * (10 + 28), rb: 0, op: 3000, rp: 0 });
+    assert.equal(sum(r.flows.filter(burst)).ob, t.counters().ab, 'and the nft counter agrees');
+    t.exec(t.node, ['sh', '-c', 'conntrack -D -p udp -s 10.244.1.2 -d 10.244.2.2 >/dev/null 2>&1']); // one netlink request: 3,000 DESTROYs at once
+    for (let i = 0; i < 50 && r.agent.stats().cycles === before.cycles; i++) await sleep(100); // an overrun resyncs by itself
     await r.agent.cycle();
     await r.agent.cycle();
     await r.agent.stop();
     const s = r.agent.stats();
-    // Whether the kernel overruns the event socket depends on how fast this machine drains it at
-    // that moment (on a loaded machine it usually does, on an idle one it may not): what is
-    // guaranteed is that every one of the 3,000 entries ends destroyed (its DESTROY read) or
-    // vanished (hidden by a counted overrun and found gone by the resync's dumps).
-    assert.ok(s.destroyed + s.vanished >= 3000, `destroyed ${s.destroyed} + vanished ${s.vanished}`);
-    // (Measured on a fresh machine: 0 of the 3,000 DESTROYs read and no ENOBUFS reported, all 3,000
-    // counted vanished; on others, an overrun counted. Either way nothing is counted twice.)
-    if (s.overruns > 0) assert.ok(s.cycles >= before.cycles + 3, 'a resync dump followed the overrun');
-    assert.ok(s.destroyed <= 3000 + 100, `destroyed ${s.destroyed}: no entry's DESTROY counted twice`);
-    assert.ok(s.tracked < 100, `${s.tracked} tracked (the TCP entries of earlier tests in TIME_WAIT)`);
+    const destroyed = s.destroyed - before.destroyed;
+    const vanished = s.vanished - before.vanished;
+    // Exact: each of the 3,000 entries ends once, by its DESTROY read or, when an overrun hid it, as
+    // vanished from two dumps; no other entry of the namespace ends meanwhile. How many DESTROYs the
+    // kernel delivers is not fixed: the event socket holds about 160 (conntrack 1.4.7 leaves it at
+    // net.core.rmem_default whatever -b says), plus what conntrack -E reads during the burst.
+    tc.diagnostic(`3,000 deleted at once: ${destroyed} DESTROYs read, ${vanished} vanished, ${s.overruns - before.overruns} overruns, ${s.cycles - before.cycles} dumps`);
+    assert.equal(destroyed + vanished, 3000, `destroyed ${destroyed} + vanished ${vanished}`);
+    assert.ok(destroyed > 0, 'the DESTROYs that fit in the socket are read');
+    if (s.overruns > before.overruns) assert.ok(s.cycles >= before.cycles + 3, 'a resync dump followed the overrun');
+    else assert.equal(destroyed, 3000, 'without an overrun every DESTROY arrives');
+    assert.equal(r.flows.filter((f) => burst(f) && f.final).length, 0, 'nothing more to bill: the dump had shipped every byte');
+    assert.equal(s.tracked, before.tracked - 3000, 'all 3,000 forgotten, the other entries kept');
   });
 
   it('UDP through the Service IP and IPv6 TCP and UDP: exact bytes (payload + headers) and nft counters', async () => {
@@ -255,14 +266,17 @@ describe('agent on the real kernel conntrack (network namespaces, veth, nftables
     c.stderr.on('data', (d: Buffer) => (err += d.toString()));
     for (let i = 0; i < 100 && !/agent running/.test(err); i++) await sleep(100);
     assert.match(err, /agent running/);
+    t.counters();
     const u = await t.traffic<{ port: number; recv: number }>(t.a, ['udp', '10.96.0.10', '53', '1234', '4']);
     await sleep(1000);
     c.kill('SIGTERM');
     const [code] = (await once(c, 'close')) as [number];
     assert.equal(code, 0, err);
+    const truth = t.counters();
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as RawFlow & { node: string; cluster: string; window_start: number; window_end: number });
     const mine = lines.filter((l) => l.original.sport === u.port);
     assert.deepEqual([sum(mine).ob, sum(mine).rb], [4 * (1234 + 28), 4 * (700 + 28)]);
+    assert.deepEqual([sum(mine).ob, sum(mine).rb], [truth.ab, truth.ba], 'the nft counters of the node agree');
     for (const k of ['conntrack_id', 'protocol', 'family', 'original', 'reply', 'orig_bytes', 'orig_packets', 'reply_bytes', 'reply_packets', 'flow_start', 'final', 'node', 'cluster', 'window_start', 'window_end']) assert.ok(k in mine[0]!, k);
     assert.deepEqual([mine[0]!.node, mine[0]!.cluster, mine[0]!.reply.src], ['node-9', 'kind', '10.244.2.2']);
   });

@@ -3,7 +3,6 @@ import { agentsFromConfig, loadAgentConfig } from '@tollgate/agent';
 import { Lifecycle } from '@tollgate/pipeline';
 import { UsageError } from '../args.ts';
 import { openTransport, serve, untilSignal } from '../runtime.ts';
-import { scenarioFromEnv } from '../sim.ts';
 import type { Command } from './command.ts';
 
 export const agentCommand: Command = {
@@ -26,7 +25,8 @@ export const agentCommand: Command = {
       metrics: rt.metrics,
       topic: rt.topics.raw,
       producer,
-      scenario: cfg.source === 'sim' ? scenarioFromEnv(rt.env) : undefined,
+      // the simulated cluster (and what it loads) only for a replay: the kernel agent's footprint is every node's
+      scenario: cfg.source === 'sim' ? (await import('../sim.ts')).scenarioFromEnv(rt.env) : undefined,
     });
     const cleanup = async () => {
       await producer?.close();
