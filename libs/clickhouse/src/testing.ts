@@ -1,6 +1,6 @@
 // Test helpers: a FlowRow with defaults, for other projects' tests too: `@tollgate/clickhouse/testing`
 // (a testing entry point, never the production index).
-import type { FlowRow } from './rows.ts';
+import { ROW_FORMAT, type FlowRow } from './rows.ts';
 
 export const GiB = 2 ** 30;
 export const MiB = 2 ** 20;
@@ -62,4 +62,26 @@ export function flowRow(p: Partial<FlowRow> = {}): FlowRow {
     src_seq: 0,
     ...p,
   };
+}
+
+/**
+ * An insert body (ROW_FORMAT, `columns` order) with `column` set to `text` in every row that
+ * `pick` selects (given the row's fields as written): rows the engine itself rejects, for tests
+ * of the rejection path. Other rows stay byte for byte.
+ */
+export function withField(body: string, columns: readonly string[], pick: (row: Readonly<Record<string, string>>) => boolean, column: string, text: string): string {
+  if (ROW_FORMAT !== 'TabSeparated') throw new Error(`withField reads TabSeparated bodies, not ${ROW_FORMAT as string}`);
+  const at = columns.indexOf(column);
+  if (at < 0) throw new Error(`withField: no column ${column} in ${columns.join(', ')}`);
+  return body
+    .split('\n')
+    .map((line) => {
+      if (line === '') return line;
+      const fields = line.split('\t');
+      if (fields.length !== columns.length) throw new Error(`withField: a row of ${fields.length} fields for ${columns.length} columns`);
+      if (!pick(Object.fromEntries(columns.map((c, i) => [c, fields[i]!])))) return line;
+      fields[at] = text;
+      return fields.join('\t');
+    })
+    .join('\n');
 }
