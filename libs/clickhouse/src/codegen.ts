@@ -3,9 +3,10 @@
 //   - a migration adding the columns that the applied migrations lack (ALTER TABLE ... ADD COLUMN).
 // `npm run schemas:gen` runs it; a test fails when rows.generated.ts is stale or when the
 // migrations' flows / rollup_input columns differ from the definition.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InsertFormat } from './text-format.ts';
 import { columnDdl, FLOW_TABLE, rollupColumns, tsType, type FlowColumn, type Scope } from './flows-table.ts';
 
@@ -91,22 +92,22 @@ function rowTemplate(fmt: FormatSpec, cols: readonly FlowColumn[]): string {
 
 export interface GenerateOptions {
   format?: InsertFormat;
-  /** Where the generated module imports flows-table.ts and text-format.ts from (default: beside it). */
-  helpersFrom?: string;
+  /** The generated module's import specifiers (default: as written, for a file beside this one). */
+  resolve?: (specifier: string) => string;
 }
 
 export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE, o: GenerateOptions = {}): string {
   check(cols);
   const format = o.format ?? INSERT_FORMAT;
   const fmt = FORMATS[format];
-  const from = o.helpersFrom ?? './';
+  const imp = o.resolve ?? ((spec: string) => spec);
   const rollup = cols.filter((c) => c.rollup);
   const out: string[] = [
     '// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.',
-    "import { PermanentError } from '@tollgate/pipeline';",
+    `import { PermanentError } from '${imp('@tollgate/pipeline')}';`,
     "import type { EnrichedFlowBatch } from '@tollgate/schema';",
-    `import { ip, lowerClass, pricedAs } from '${from}flows-table.ts';`,
-    ...(fmt.helpers.length > 0 ? [`import { ${fmt.helpers.join(', ')} } from '${from}text-format.ts';`] : []),
+    `import { ip, lowerClass, pricedAs } from '${imp('./flows-table.ts')}';`,
+    ...(fmt.helpers.length > 0 ? [`import { ${fmt.helpers.join(', ')} } from '${imp('./text-format.ts')}';`] : []),
     '',
     '/** The format of every RowBlock (the insert names it). */',
     `export const ROW_FORMAT = '${format}' as const;`,
@@ -244,6 +245,25 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
     `{ flows: ${block(flows)}, rollup: ${block(roll)} }`,
   );
   return out;
+}
+
+export type RowsModule = typeof import('./rows.generated.ts');
+
+/**
+ * The generated module for another insert format than INSERT_FORMAT, loaded from a temporary
+ * file (the bench's format comparison, the round-trip test of every format).
+ */
+export async function loadRowsModule(format: InsertFormat): Promise<RowsModule> {
+  const here = new URL('./', import.meta.url);
+  const code = generateRows(FLOW_TABLE, { format, resolve: (spec) => (spec.startsWith('./') ? new URL(spec, here).href : import.meta.resolve(spec)) });
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-rows-'));
+  const file = join(dir, `rows-${format}.ts`);
+  writeFileSync(file, code);
+  try {
+    return (await import(pathToFileURL(file).href)) as RowsModule;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---- The DDL the migrations apply, against the definition.

@@ -85,3 +85,5 @@ export function withField(body: string, columns: readonly string[], pick: (row: 
     })
     .join('\n');
 }
+
+export { INSERT_FORMAT, loadRowsModule, type RowsModule } from './codegen.ts';
