@@ -1,6 +1,11 @@
 // Test helpers: a FlowRow with defaults, for other projects' tests too: `@tollgate/clickhouse/testing`
 // (a testing entry point, never the production index).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '@tollgate/log';
 import { ROW_FORMAT, type FlowRow } from './rows.ts';
+import { openStore, type Store } from './store.ts';
 
 export const GiB = 2 ** 30;
 export const MiB = 2 ** 20;
@@ -87,3 +92,24 @@ export function withField(body: string, columns: readonly string[], pick: (row: 
 }
 
 export { INSERT_FORMAT, loadRowsModule, type RowsModule } from './codegen.ts';
+
+/**
+ * Migrated embedded stores in one fresh chDB data directory (chDB binds one directory per
+ * process), one database each; `close()` (a test file's `after`) closes them and removes it.
+ */
+export function embeddedStores(name: string, logger: Logger): { store(database: string): Promise<Store>; close(): Promise<void> } {
+  const dataDir = mkdtempSync(join(tmpdir(), `tollgate-${name}-`));
+  const open: Store[] = [];
+  return {
+    async store(database) {
+      const s = await openStore({ url: '', user: 'default', password: '', database, dataDir }, logger);
+      open.push(s);
+      await s.migrate();
+      return s;
+    },
+    async close() {
+      for (const s of open) await s.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -3,32 +3,18 @@
 // builder through the ingest module), read back as JSON and compared with what went in.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger } from '@tollgate/log';
 import { Family, fromViews, SchemaRegistry, type EndpointView, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
 import { loadRowsModule } from './codegen.ts';
 import { FLOW_TABLE, tsType } from './flows-table.ts';
 import { FLOW_COLUMNS, ROLLUP_COLUMNS, ROW_FORMAT, toFlowRows, type FlowRow } from './rows.ts';
-import { openStore, type Store } from './store.ts';
-import { flowRow, hourAgo } from './testing.ts';
+import type { Store } from './store.ts';
+import { embeddedStores, flowRow, hourAgo } from './testing.ts';
 import { csvString, mapText, quoted, tsvString } from './text-format.ts';
 
-const logger = createLogger('silent');
-const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-ch-format-'));
-const stores: Store[] = [];
-after(async () => {
-  for (const s of stores) await s.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function store(database: string): Promise<Store> {
-  const s = await openStore({ url: '', user: 'default', password: '', database, dataDir }, logger);
-  stores.push(s);
-  await s.migrate();
-  return s;
-}
+const stores = embeddedStores('ch-format', createLogger('silent'));
+after(() => stores.close());
+const store = stores.store;
 
 /** Every character class a text format treats specially, and a few that only look special. */
 const HOSTILE = [
