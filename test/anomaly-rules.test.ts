@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
-import { openStore } from '@tollgate/clickhouse';
+import { openStore, type Store } from '@tollgate/clickhouse';
+import { byAnomalyId, installReferenceAnomalyViews, referenceAnomalyRows } from '@tollgate/clickhouse/testing';
 import { billable, createScenario, DAY, HOUR, ownerOf, type Owner } from '@tollgate/sim';
 
 const BIN = fileURLToPath(new URL('../bin/tollgate.mjs', import.meta.url));
@@ -44,6 +45,27 @@ const DEFAULTS: Settings = {
 type Expected = Array<[string, string, string[]]>;
 
 const wname = (o: Owner) => `${o.namespace}/${o.kind}/${o.workload}`;
+
+/**
+ * The anomaly views read the known-destinations rollups (0056); migrations 0020/0022's views
+ * (window functions over every hourly row, installed beside them as ref_*) are the reference: the
+ * same rows, field for field, for the whole store and for windows that start and end mid-day.
+ */
+async function assertSameAsReference(store: Store, start: number, label: string): Promise<number> {
+  let rows = 0;
+  for (const [from, to] of [
+    [undefined, undefined],
+    [start + 30 * HOUR, start + 8 * DAY],
+    [start + 3 * DAY + 13 * HOUR, start + 5 * DAY + 7 * HOUR],
+    [start + 7 * DAY + 23 * HOUR, start + 8 * DAY + HOUR],
+  ] as const) {
+    const period = { from, to };
+    const want = byAnomalyId(await referenceAnomalyRows(store.client, store.database, period));
+    assert.deepEqual(byAnomalyId(await store.anomalyRows(period)), want, `${label}: [${from ?? 0}, ${to ?? 'end'}) as the reference views`);
+    rows += want.length;
+  }
+  return rows;
+}
 
 test('anomaly rules: ClickHouse flags exactly what the rules say for the simulated cluster, at default and edited settings', { timeout: 600_000 }, async () => {
   const start = Math.floor(Date.now() / DAY) * DAY - 8 * DAY;
@@ -138,6 +160,7 @@ test('anomaly rules: ClickHouse flags exactly what the rules say for the simulat
     const store = await openStore({ url: '', user: 'default', password: '', database: 'tollgate', dataDir }, createLogger('silent'));
     try {
       const sql = (q: string) => store.client.command({ query: q });
+      await installReferenceAnomalyViews(store.client, store.database);
       const flagged = async () =>
         (await store.anomalyRows())
           .map((r) => {
@@ -154,6 +177,7 @@ test('anomaly rules: ClickHouse flags exactly what the rules say for the simulat
       const got = await flagged();
       const want = truth(DEFAULTS, []);
       assert.deepEqual(got, want);
+      assert.ok((await assertSameAsReference(store, start, 'defaults')) > 0);
       const rec = 'shop/Deployment/recommender';
       assert.deepEqual(
         got.map((r) => r.split(' ').slice(0, 3).join(' ')).filter((v, i, a) => a.indexOf(v) === i),
@@ -171,6 +195,7 @@ test('anomaly rules: ClickHouse flags exactly what the rules say for the simulat
       await setSettings(low);
       const gotLow = await flagged();
       assert.deepEqual(gotLow, truth(low, []));
+      await assertSameAsReference(store, start, 'low floor');
       assert.equal(lastDay(fired(gotLow, 'NEW_COUNTRY'), 'web/Deployment/api').length, 0, 'api: countries in its baseline are known');
 
       // 3. A baseline must hold 20 MiB to make a destination known: api's trickle does not, so its partners
@@ -187,6 +212,7 @@ test('anomaly rules: ClickHouse flags exactly what the rules say for the simulat
       const got2 = await flagged();
       const want2 = truth(edited, expected);
       assert.deepEqual(got2, want2);
+      await assertSameAsReference(store, start, 'edited');
       for (const rule of ['NEW_COUNTRY', 'NEW_ASN', 'MINING_PORT', 'UNEXPECTED_COUNTRY']) assert.ok(fired(want2, rule).length > 0, `${rule} fires with the edited settings`);
       // the per-workload expectation wins over the namespace's: api's JP is expected, its CN is not; BT is nowhere expected.
       assert.ok(fired(want2, 'UNEXPECTED_COUNTRY').some((r) => r.includes(' web/Deployment/api CN ')));
@@ -200,8 +226,24 @@ test('anomaly rules: ClickHouse flags exactly what the rules say for the simulat
         const got3 = await flagged();
         const want3 = truth(spiky, expected);
         assert.deepEqual(got3, want3);
+        await assertSameAsReference(store, start, 'spiky');
         assert.ok(fired(want3, 'VOLUME_SPIKE').length > 0, 'VOLUME_SPIKE fires with a low ratio and floor');
       }
+      // 5. Settings the truth above does not vary: every baseline window, no and long learning, an
+      //    expectation that holds everything but one country, a port turned off: still the reference's rows.
+      for (const [label, s] of [
+        ['baseline 1 day', { baseline_days: 1 }],
+        ['baseline 3 days', { baseline_days: 3 }],
+        ['baseline 14 days, no learning', { baseline_days: 14, learning_hours: 0 }],
+        ['baseline 30 days, 100 learning hours', { baseline_days: 30, learning_hours: 100 }],
+        ['baseline 2 days (1), 1 MiB floors', { baseline_days: 2, learning_hours: 24, new_country_min_bytes: MiB, new_asn_min_bytes: MiB, baseline_min_bytes: 4 * MiB }],
+      ] as const) {
+        await setSettings(s);
+        await assertSameAsReference(store, start, label);
+      }
+      await sql(`INSERT INTO tollgate.expected_countries (namespace, workload, countries) VALUES ('shop', 'recommender', ['BT'])`);
+      await sql(`INSERT INTO tollgate.suspicious_ports (port, label, enabled) VALUES (3333, 'off', false)`);
+      await assertSameAsReference(store, start, 'recommender expects BT, 3333 off');
     } finally {
       await store.close();
     }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { openStore, type Store } from '@tollgate/clickhouse';
+import { byAnomalyId, installReferenceAnomalyViews, referenceAnomalyRows } from '@tollgate/clickhouse/testing';
 import type { Logger } from '@tollgate/log';
 import type { Scenario } from '@tollgate/sim';
 import { caughtUp, type TopicNames, type Transport } from '@tollgate/pipeline';
@@ -34,6 +35,27 @@ export function stageEnv(o: { prefix: string; dataDir: string; scenario: Pick<Sc
 }
 
 export const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+/**
+ * The committed messages of a topic, read (read_committed) by a group of its own: with enricher
+ * transactions its end offsets also count the transaction markers.
+ */
+export async function countMessages(kafka: Transport, topic: string, groupId: string): Promise<number> {
+  if (sum(await kafka.endOffsets(topic)) === 0) return 0;
+  let n = 0;
+  const c = await kafka.consumer(groupId, { groupId, topics: [topic], maxWaitMs: 100, transactionalInput: true });
+  await c.run(async (batch) => void (n += batch.length));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!(await caughtUp(kafka, groupId, topic))) {
+      if (Date.now() > deadline) throw new Error(`reading ${topic} did not catch up`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await c.close();
+  }
+  return n;
+}
 
 export const waitFor = (what: string, cond: () => Promise<boolean>, timeoutMs: number, procs: Proc[]) => waitUntil(what, cond, timeoutMs, () => procs);
 
@@ -117,6 +139,11 @@ export async function assertGroundTruth(store: Store, scenario: Scenario, record
   const anomalies = await store.anomalies();
   assert.deepEqual(anomalies.map(anomalyKey).sort(), scenario.expectedAnomalies.map(anomalyKey).sort());
   assert.ok(anomalies.every((a) => a.first_window >= scenario.anomalyStart - 3_600_000));
+  // The anomaly rows, field for field, are those of migrations 0020/0022's views (over every hourly row), installed beside them.
+  await installReferenceAnomalyViews(store.client, store.database);
+  const anomalyRows = byAnomalyId(await store.anomalyRows());
+  assert.ok(anomalyRows.length >= anomalies.length);
+  assert.deepEqual(anomalyRows, byAnomalyId(await referenceAnomalyRows(store.client, store.database)), 'anomaly rows: those of the reference views (0020/0022)');
 
   const groups = Object.values(truth);
   return {

@@ -1,7 +1,7 @@
 export { openStore } from './store.ts';
 export type { Store, StoreConfig } from './store.ts';
 export { chunkToken } from './chunks.ts';
-export { createIngest, classifyInsertError, FencedError, MAX_CHUNK_ROWS, needsRollupRows } from './ingest.ts';
+export { createIngest, classifyInsertError, FencedError, MAX_CHUNK_ROWS } from './ingest.ts';
 export type { Ingest, IngestItem, IngestOptions, IngestStats, IngestStep, ChunkRef, Reject, RawInsert, InsertFormat } from './ingest.ts';
 export { toFlowRows, encodeFlowRows, encodeRows, rowBlock, rollupBlock, flowRowValues, formatFlowRow, FLOW_COLUMNS, ROLLUP_COLUMNS, ROW_FORMAT } from './rows.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
@@ -15,4 +15,4 @@ export type { PendingAlert } from './alerts.ts';
 export type { PublishedAlert } from './alerts.ts';
 export { bundleFiles, writeBundle, uuidOf, CHARTS, DASHBOARDS, DATASETS } from './superset.ts';
 export type { ChartDef, DashboardDef, DatasetDef } from './superset.ts';
-export { AgentPositions, loadAgentPositions } from './resends.ts';
+export { AgentPositions, PositionsDraft, RESEND_WINDOW, loadAgentPositions } from './resends.ts';

@@ -10,11 +10,12 @@
 //      then the fence: the partition's newest claim must still be ours;
 //   2. flows:  the rows (ROW_FORMAT, rows.generated.ts), insert_deduplication_token = <topic>/<partition>/<first>-<last>
 //              (the chunk's coordinates, never its body: a retried or replayed chunk has the same token);
-//   3. rollup: the same flows into rollup_input (token ...#r). A chunk of recent rows is read back
-//      from flows (INSERT ... SELECT: the engine's columns, the cheapest feed); a chunk with rows
-//      near or past flows' TTL (late data, a replayed backlog) is fed from the messages' own rows,
-//      because the TTL may drop them from flows before they are read back. Either way the same
-//      rows under the same token, so a replay may take the other path.
+//   3. rollup: the same flows, as the messages' own rollup_input rows (token ...#r). Not read back
+//      from flows (INSERT ... SELECT): ClickHouse derives the views' deduplication ids of an INSERT
+//      SELECT from the parts it read too, so a replay after flows merged the chunk's part fed every
+//      rollup a second time (a chaos run: workload_hourly 1,331 flows above the truth, one chunk
+//      twice; reproduced on its kept store), and flows' TTL may drop late rows before they are read.
+//      A plain insert under the token is deduplicated by the token alone, as the flows insert is.
 //   4. done:   a `done` row. Then the consumer may commit.
 //
 // The ledger resolves by what was written last: the partition's row with the highest
@@ -49,22 +50,14 @@ export const MAX_CHUNK_ROWS = 1_000_000;
  * than flows' TTL (14 days, infra/clickhouse/0050_daily_rollup_retention.sql) less 3 days of margin, so a row read
  * back from flows is always far from its TTL.
  */
-export function needsRollupRows(timeMs: number, now = Date.now()): boolean {
-  return now - timeMs > (14 - 3) * 86_400_000;
-}
-
 /** One decoded message of a partition, ready to store: its rows for flows and for rollup_input. */
 export interface IngestItem {
   offset: number;
   /** Months since 1970 of its rows (a chunk never spans two). */
   month: number;
   flows: RowBlock;
-  /**
-   * The same flows as rollup_input rows, for a message whose rows may outlive flows' TTL
-   * (needsRollupRows): a chunk whose items all carry them feeds the rollups from them; else the
-   * chunk's rows are read back from flows.
-   */
-  rollup?: RowBlock;
+  /** The same flows as rollup_input rows (step 3). */
+  rollup: RowBlock;
 }
 
 /** The protocol steps, for fault injection in tests (a fault right after the step). */
@@ -253,27 +246,11 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
     });
   };
 
-  const ROLLUP_LIST = ROLLUP_COLUMNS.join(', ');
-  /** Step 3 for recent rows: the chunk's rows read back from flows (one thread, one block, so a replay feeds the same block). */
-  const readBack = (topic: string, partition: number, first: number, last: number, token: string) =>
-    withRetry('rollup', () =>
-      client.command({
-        query: `INSERT INTO ${db}.rollup_input (${ROLLUP_LIST})
-          SELECT ${ROLLUP_LIST} FROM ${db}.flows
-          WHERE src_topic = {topic:String} AND src_partition = {partition:UInt32} AND src_offset BETWEEN {first:UInt64} AND {last:UInt64}
-          SETTINGS insert_deduplicate = 1, insert_deduplication_token = ${tokenLiteral(`${token}#r`)},
-            deduplicate_blocks_in_dependent_materialized_views = 1,
-            max_threads = 1, max_block_size = 2097152, min_insert_block_size_rows = 2097152, min_insert_block_size_bytes = 0`,
-        query_params: { topic, partition, first, last },
-      }),
-    );
-
   /** Steps 2 and 3 for a run of items (offsets first..last) under one token. */
-  const insertBoth = async (ref: ChunkRef, items: readonly IngestItem[], first: number, last: number, token: string) => {
+  const insertBoth = async (ref: ChunkRef, items: readonly IngestItem[], token: string) => {
     await insert('flows', items.map((i) => i.flows), token);
     await opts.fault?.('flows', ref);
-    if (items.every((i) => i.rollup)) await insert('rollup_input', items.map((i) => i.rollup!), `${token}#r`);
-    else await readBack(ref.topic, ref.partition, first, last, token);
+    await insert('rollup_input', items.map((i) => i.rollup), `${token}#r`);
   };
 
   const storeChunk = async (topic: string, partition: number, st: PartitionState, items: readonly IngestItem[], first: number, last: number, reject: Reject) => {
@@ -285,13 +262,13 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
     await checkFence(topic, partition, st);
     const token = chunkToken(topic, partition, first, last);
     try {
-      await insertBoth(ref, items, first, last, token);
+      await insertBoth(ref, items, token);
     } catch (err) {
       if (!isPermanent(err)) throw err;
       log.warn({ token, err: errorMessage(err), messages: items.length }, 'ClickHouse rejected a chunk; storing its messages one by one');
       for (const item of items) {
         try {
-          await insertBoth(ref, [item], item.offset, item.offset, chunkToken(topic, partition, item.offset, item.offset));
+          await insertBoth(ref, [item], chunkToken(topic, partition, item.offset, item.offset));
         } catch (e) {
           if (!isPermanent(e)) throw e;
           counters.rejected++;
@@ -375,8 +352,8 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
         const item = items[i]!;
         if (item.flows.rows === 0) continue;
         if (item.flows.rows > opts.maxChunkRows) throw new PermanentError(`message ${topic}/${partition}/${item.offset} has ${item.flows.rows} rows, above the chunk limit ${opts.maxChunkRows}`);
-        // A chunk is one month (one part), and either all late (rollups fed from its rows) or all recent (read back).
-        if (chunk.length > 0 && (rows + item.flows.rows > opts.maxChunkRows || item.month !== chunk[0]!.month || !item.rollup !== !chunk[0]!.rollup)) await flush();
+        // A chunk is one month (one part).
+        if (chunk.length > 0 && (rows + item.flows.rows > opts.maxChunkRows || item.month !== chunk[0]!.month)) await flush();
         chunk.push(item);
         rows += item.flows.rows;
       }

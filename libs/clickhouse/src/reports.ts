@@ -196,14 +196,17 @@ export async function costTotals(q: QueryFn, db: string, opts: Period): Promise<
   return total;
 }
 
-/** The anomaly view judging only the hours of the period (and reading only them plus their baseline). */
-const ANOMALIES_IN = (db: string) => `${db}.anomalies_window(from = {from:UInt32}, to = {to:UInt32})`;
+/**
+ * The anomaly view judging only the hours of the period (and reading only them plus their baseline).
+ * `view`: another view of the same parameters and columns (tests: the reference of earlier migrations).
+ */
+const ANOMALIES_IN = (db: string, view = 'anomalies_window') => `${db}.${view}(from = {from:UInt32}, to = {to:UInt32})`;
 
-export async function anomalyRows(q: QueryFn, db: string, opts: Period): Promise<AnomalyRow[]> {
+export async function anomalyRows(q: QueryFn, db: string, opts: Period, view?: 'anomalies_window' | `ref_${string}`): Promise<AnomalyRow[]> {
   const rows = await q<Record<string, Num>>(
     `SELECT id, toUnixTimestamp(window_start) AS ws, toUnixTimestamp(window_end) AS we, cluster, namespace, workload_kind, workload,
             rule, country, asn, ip, port, bytes, baseline_bytes, score, severity
-     FROM ${ANOMALIES_IN(db)} WHERE ${SCOPE}
+     FROM ${ANOMALIES_IN(db, view)} WHERE ${SCOPE}
      ORDER BY window_start, rule, cluster, namespace, workload_kind, workload, country, asn, port`,
     period(opts),
   );

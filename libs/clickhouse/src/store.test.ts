@@ -10,7 +10,7 @@ import { createLogger } from '@tollgate/log';
 import { openStore, type Store } from './store.ts';
 import { flowRow, GiB, hourAgo, MiB } from './testing.ts';
 import { fromViews } from '@tollgate/schema';
-import { encodeFlowRows, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
+import { encodeFlowRows, encodeRows, rollupBlock, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
 import { FLOW_TABLE, rollupColumns } from './flows-table.ts';
 
 const logger = createLogger('silent');
@@ -286,7 +286,7 @@ test('anomalies: mining port, new country and ASN after a baseline, a trickle ba
   );
 });
 
-test('encodeFlowRows (the sink hot path) writes exactly what rowBlock(toFlowRows()) writes', () => {
+test('encodeRows (the sink hot path) and encodeFlowRows write exactly what rowBlock / rollupBlock of toFlowRows() write', () => {
   const views = [1, 2, 3].map((i) => ({
     time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
     local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} },
@@ -301,6 +301,7 @@ test('encodeFlowRows (the sink hot path) writes exactly what rowBlock(toFlowRows
   assert.equal(batch.endpoints.length, 4, 'endpoints are listed once');
   const src = { topic: 'flows.enriched.v1', partition: 2, offset: 77 };
   assert.deepEqual(encodeFlowRows(batch, src), rowBlock(toFlowRows(batch, src)));
+  assert.deepEqual(encodeRows(batch, src), { flows: rowBlock(toFlowRows(batch, src)), rollup: rollupBlock(toFlowRows(batch, src)) });
   assert.equal(encodeFlowRows(batch, src).rows, 3);
   assert.equal(toFlowRows(batch, src)[2]!.cloud_service, 'S3');
   assert.throws(() => encodeFlowRows({ ...batch, flows: [{ ...batch.flows[0]!, remote: 9 }] }, src), /outside the batch/);

@@ -10,7 +10,7 @@ import { ConfigError } from '@tollgate/config';
 import type { Logger } from '@tollgate/log';
 import { DEFAULT_MIGRATIONS_DIR, runMigrations } from './migrate.ts';
 import { rollupBlock, rowBlock, type FlowRow } from './rows.ts';
-import { createIngest, needsRollupRows, type IngestItem, type RawInsert } from './ingest.ts';
+import { createIngest, type IngestItem, type RawInsert } from './ingest.ts';
 import {
   anomalies,
   anomalyRows,
@@ -68,7 +68,17 @@ export interface Store {
 }
 
 /** Tables that hold traffic (as opposed to prices and rule settings). */
-const TRAFFIC_TABLES = ['flows', 'sink_chunks', 'ingest_ledger', 'workload_hourly', 'destinations_hourly'] as const;
+const TRAFFIC_TABLES = [
+  'flows',
+  'sink_chunks',
+  'ingest_ledger',
+  'workload_hourly',
+  'destinations_hourly',
+  'workload_daily',
+  'label_hourly',
+  'destination_keys_daily',
+  'workload_egress_hourly',
+] as const;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -219,7 +229,7 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
           offset,
           month: 0,
           flows: rowBlock(rs),
-          ...(needsRollupRows(Math.min(...rs.map((r) => r.time)) * 1000) ? { rollup: rollupBlock(rs) } : {}),
+          rollup: rollupBlock(rs),
         }));
         await ingest.store(topic, partition, items, items[items.length - 1]!.offset, async (offset, reason) => {
           throw new Error(`insertFlows: ClickHouse rejected the rows of offset ${offset}: ${reason}`);

@@ -1,9 +1,12 @@
 // Test helpers: a FlowRow with defaults, for other projects' tests too: `@tollgate/clickhouse/testing`
 // (a testing entry point, never the production index).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '@tollgate/log';
+import { DEFAULT_MIGRATIONS_DIR, splitStatements } from './migrate.ts';
+import { anomalyRows, clientQuery, type AnomalyRow, type Period } from './reports.ts';
 import { ROW_FORMAT, type FlowRow } from './rows.ts';
 import { openStore, type Store } from './store.ts';
 
@@ -112,4 +115,31 @@ export function embeddedStores(name: string, logger: Logger): { store(database: 
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The migrations whose anomaly views are the reference the current ones must equal (0020, with 0022's baselines). */
+const REFERENCE_ANOMALY_MIGRATIONS = ['0020_anomaly_windows.sql', '0022_anomaly_baseline_windows.sql'];
+
+/**
+ * The anomaly views as migrations 0020 and 0022 defined them (window functions over every hourly
+ * row of the window and its baseline), from those files' own text, each view renamed `ref_<name>`
+ * (and every reference to one of them), beside the current ones: `ref_anomalies_window(from, to)`
+ * is the reference a test compares `anomalies_window` with, row for row.
+ */
+export async function installReferenceAnomalyViews(client: ClickHouseClient, database: string, dir: string = DEFAULT_MIGRATIONS_DIR): Promise<string[]> {
+  const statements = REFERENCE_ANOMALY_MIGRATIONS.flatMap((f) => splitStatements(readFileSync(join(dir, f), 'utf8'))).filter((s) => s.startsWith('CREATE OR REPLACE VIEW {{db}}.'));
+  const names = [...new Set(statements.map((s) => /^CREATE OR REPLACE VIEW \{\{db\}\}\.(\w+)/.exec(s)![1]!))];
+  const renamed = new RegExp(`\\{\\{db\\}\\}\\.(${names.join('|')})\\b`, 'g');
+  for (const s of statements) await client.command({ query: s.replace(renamed, '{{db}}.ref_$1').replaceAll('{{db}}', `\`${database}\``) });
+  return names.map((n) => `ref_${n}`);
+}
+
+/** The rows of the reference anomaly view (installReferenceAnomalyViews) for a period, as Store.anomalyRows returns them. */
+export function referenceAnomalyRows(client: ClickHouseClient, database: string, opts: Period = {}): Promise<AnomalyRow[]> {
+  return anomalyRows(clientQuery(client), `\`${database}\``, opts, 'ref_anomalies_window');
+}
+
+/** Anomaly rows in the order of their ids (a stable order to compare two views' rows in). */
+export function byAnomalyId(rows: readonly AnomalyRow[]): AnomalyRow[] {
+  return [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@tollgate/config';
 import { createLogger } from '@tollgate/log';
 import type { BatchHandler, ConsumerOptions, InMessage, Transport } from '@tollgate/pipeline';
+import { Kafka, logLevel } from 'kafkajs';
 import { createKafkaTransport, kafkaClients, checkBrokers } from './index.ts';
 
 const BROKER = '127.0.0.1:9092';
@@ -120,6 +121,89 @@ for (const client of kafkaClients) {
         Array.from({ length: 15 }, (_, i) => String(i + 5)),
       );
       assert.deepEqual(await t.committed(group, topic), new Map([[0, 20]]));
+    });
+
+    test('read_committed: an aborted transaction is never delivered, also when a fetch stops before its abort marker', { timeout: 60_000 }, async () => {
+      const topic = name(`${client}-aborted`);
+      await t.ensureTopics([topic], 1);
+      // Transactions written by another client (kafkajs), each send its own record batch.
+      const kafka = new Kafka({ clientId: 'aborted-writer', brokers: [BROKER], logLevel: logLevel.NOTHING });
+      const w = kafka.producer({ transactionalId: name(`${client}-aborted-tx`), idempotent: true, maxInFlightRequests: 1 });
+      await w.connect();
+      const txn = async (values: string[], commit: boolean) => {
+        const tx = await w.transaction();
+        for (const v of values) await tx.send({ topic, messages: [{ key: 'k', value: v }] });
+        await (commit ? tx.commit() : tx.abort());
+      };
+      try {
+        await txn(['c0', 'c1'], true);
+        await txn(['a0', 'a1', 'a2', 'a3', 'a4'], false);
+        await txn(['c2'], true);
+        await txn(['b0', 'b1'], false);
+        await txn(['c3'], true);
+      } finally {
+        await w.disconnect();
+      }
+      // Fetches of one batch each: no response holds an aborted transaction together with its marker.
+      const small = await createKafkaTransport({ brokers: [BROKER], client, clientId: `aborted-${client}`, logger, tuning: { fetchMaxBytes: 1, fetchMaxBytesPerPartition: 1 } });
+      try {
+        const got = (await consume(small, { groupId: name(`${client}-aborted-g`), topics: [topic], maxBatch: 1, maxWaitMs: 50 }, (seen) => seen.some((m) => m.value.toString() === 'c3'))).flat();
+        assert.deepEqual(got.map((m) => m.value.toString()), ['c0', 'c1', 'c2', 'c3']);
+      } finally {
+        await small.close();
+      }
+    });
+
+    test('a rebalance while a partition was never committed: every record is handled, none skipped by a later commit', { timeout: 90_000 }, async () => {
+      // The group's first member fetches both partitions and sits on its first batch; a second
+      // member joins, so the first one keeps one partition under a new generation with nothing
+      // committed yet. What it fetched and set aside at the join must come again, not be passed over.
+      const topic = name(`${client}-rejoin`);
+      await t.ensureTopics([topic], 2);
+      const p = await t.producer('rejoin');
+      const keys = Array.from({ length: 40 }, (_, i) => `node-${i}`);
+      await p.send(topic, keys.map((key, i) => ({ key, value: Buffer.from(String(i)) })));
+      const group = name(`${client}-rejoin-g`);
+      const handled = new Set<string>();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inFirst = new Promise<void>((r) => (entered = r));
+      let calls = 0;
+      const a = await t.consumer('a', { groupId: group, topics: [topic], maxBatch: 2, maxWaitMs: 100 });
+      await a.run(async (messages) => {
+        if (++calls === 1) {
+          entered();
+          await gate;
+        }
+        for (const m of messages) handled.add(`${m.partition}/${m.offset}`);
+      });
+      const b = await t.consumer('b', { groupId: group, topics: [topic], maxBatch: 2, maxWaitMs: 100 });
+      try {
+        await inFirst;
+        await new Promise((r) => setTimeout(r, 1_500)); // a's stream fetches the rest meanwhile
+        await b.run(async (messages) => {
+          for (const m of messages) handled.add(`${m.partition}/${m.offset}`);
+        });
+        await new Promise((r) => setTimeout(r, 6_000)); // the group rebalances around a's handler
+        release();
+        await p.send(topic, keys.map((key, i) => ({ key, value: Buffer.from(String(100 + i)) })));
+        const end = await t.endOffsets(topic);
+        const deadline = Date.now() + 45_000;
+        const caughtUp = async () => {
+          const c = await t.committed(group, topic);
+          return [...end].every(([part, o]) => (c.get(part) ?? -1) >= o);
+        };
+        while (!(await caughtUp()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+        assert.ok(await caughtUp(), `the group did not commit to the end: ${JSON.stringify([...(await t.committed(group, topic))])} of ${JSON.stringify([...end])}`);
+        const missing = [...end].flatMap(([part, o]) => Array.from({ length: o }, (_, i) => `${part}/${i}`)).filter((k) => !handled.has(k));
+        assert.deepEqual(missing, [], 'records committed past without being handled');
+      } finally {
+        release();
+        await p.close();
+        await a.close();
+        await b.close();
+      }
     });
 
     test('onAssign moves the start forward: start = max(committed, returned)', async () => {

@@ -16,6 +16,7 @@ import {
 } from '@platformatic/kafka';
 import type { Logger } from '@tollgate/log';
 import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, TransactionalConsumer, TransactionalOptions, TransformHandler, Transport } from '@tollgate/pipeline';
+import { dropAbortedRecords, type FetchResponseLike } from './aborted.ts';
 import { StartFloors, Wakeup, chunkBySize, deferred, headersToRecord, serialProducer, describeError, isFencedError, isRebalanceError, waitForLeaders, type TransportTuning } from './common.ts';
 
 type Msg = Message<string, Buffer, string, string>;
@@ -231,6 +232,8 @@ class PlatformaticConsumer implements Consumer {
   private readonly handled = new Map<string, number>();
   /** Highest offset per partition of any record the stream delivered, kept or set aside. */
   private readonly delivered = new Map<string, number>();
+  /** The offset this consumer last committed per partition (below `handled` while the handler holds a re-read). */
+  private readonly committedAt = new Map<string, number>();
   private assigned = new Set<string>();
   private generation = -1;
   /** After a (re)join, until the stream has re-read the committed offsets, what it emits is stale. */
@@ -293,6 +296,19 @@ class PlatformaticConsumer implements Consumer {
     });
     // Registered before consume() so it runs before the stream's own listener on every join.
     this.client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.onJoin(payload));
+    // Aborted transactions' records out of every fetch the stream makes (aborted.ts: the client
+    // keeps those whose abort marker is not in the same response).
+    const fetch = this.client.fetch.bind(this.client) as (options: unknown, callback: (err: unknown, res?: FetchResponseLike) => void) => void;
+    (this.client as unknown as { fetch: unknown }).fetch = (options: unknown, callback?: (err: unknown, res?: FetchResponseLike) => void) => {
+      if (!callback) throw new Error('platformatic adapter: fetch without a callback');
+      fetch(options, (err, res) => {
+        if (!err && res) {
+          const n = dropAbortedRecords(res);
+          if (n > 0) this.logger.debug({ records: n }, 'records of aborted transactions dropped');
+        }
+        callback(err, res);
+      });
+    };
   }
 
   private onJoin(payload: ConsumerGroupJoinPayload): void {
@@ -301,6 +317,13 @@ class PlatformaticConsumer implements Consumer {
     for (const a of payload.assignments ?? this.client.assignments ?? []) assignment.set(a.topic, a.partitions);
     this.assigned = new Set([...assignment].flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
     // The stream restarts from the committed offsets after a join; what we hold is re-fetched.
+    // Not for a partition the group never committed: there the stream (2.12.1: #assignOffsets
+    // fills in the fallback only for a partition it has no position for) would go on from its
+    // fetch position, past what it delivered before the join and we set aside, and the first
+    // commit after it would skip those records for good. Forgetting the positions here (this
+    // listener runs before the stream's own) makes it take the committed offset or, without one,
+    // the earliest: a re-read, never a gap.
+    this.stream?.offsetsToFetch.clear();
     this.queues.clear();
     this.awaitingOffsets = true;
     this.logger.debug({ group: this.options.groupId, generation: this.generation, assignment: Object.fromEntries(assignment) }, 'kafka consumer joined');
@@ -427,6 +450,7 @@ class PlatformaticConsumer implements Consumer {
       }
       this.maybeResume();
       if (!taken) {
+        if (this.options.transactionalInput) await this.commitPastMarkers(generation);
         await this.wake.wait(this.maxWaitMs);
         continue;
       }
@@ -461,10 +485,39 @@ class PlatformaticConsumer implements Consumer {
           offsets: [{ topic: last.topic, partition: last.partition, offset: BigInt(commit), leaderEpoch: taken[taken.length - 1]!.leaderEpoch }],
         });
         this.handled.set(key, next);
+        this.committedAt.set(key, commit);
       } catch (err) {
         if (generation === this.generation && !isRebalanceError(err)) throw err;
         // The partition was rebalanced while the batch was in hand: its new owner re-reads it.
         this.logger.warn({ topic: last.topic, partition: last.partition, offset: next, err: describeError(err) }, 'kafka commit lost to a rebalance; the batch will be delivered again');
+      }
+    }
+  }
+
+  /**
+   * Idle, on a transactional input: a partition whose last records were followed by transaction
+   * markers (or aborted records, dropped) is committed up to the fetch position, so a caught-up
+   * group's committed offset reaches the end offset. Only where everything handled is committed
+   * (no re-read held), nothing is queued or buffered, and no record the stream delivered is
+   * unhandled: between the handled offset and the fetch position there are no records to lose.
+   */
+  private async commitPastMarkers(generation: number): Promise<void> {
+    const stream = this.stream;
+    if (!stream || this.awaitingOffsets || this.pausedByUs || stream.readableLength > 0) return;
+    for (const key of this.assigned) {
+      const handled = this.handled.get(key);
+      if (handled === undefined || this.committedAt.get(key) !== handled || !this.queues.isEmpty(key) || (this.delivered.get(key) ?? -1) >= handled) continue;
+      const fetched = stream.offsetsToFetch.get(key);
+      if (fetched === undefined || Number(fetched) <= handled || generation !== this.generation) continue;
+      const cut = key.lastIndexOf(':');
+      const offset = Number(fetched);
+      try {
+        await this.client.commit({ offsets: [{ topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset: fetched, leaderEpoch: -1 }] });
+        this.handled.set(key, offset);
+        this.committedAt.set(key, offset);
+      } catch (err) {
+        if (!isRebalanceError(err)) throw err;
+        return;
       }
     }
   }

@@ -58,11 +58,7 @@ async function readAll(t: Transport, topic: string, groupId: string, n: number):
 }
 
 for (const client of kafkaClients) {
-  // Transactions are off by default (TOLLGATE_ENRICHER_TRANSACTIONS). With @platformatic/kafka this
-  // test saw 89 enriched messages for 84 raw ones in one CI run of three (a defect not found yet:
-  // aborted records read, or a fenced producer's send landing); skipped until it is, kafkajs runs.
-  const flaky = client === 'platformatic' ? 'platformatic: 5 duplicates in 1 of 3 CI runs, under investigation (transactions are off by default)' : false;
-  test(`enricher exactly once (${client}): one SIGKILLed mid-transaction, two replicas taking over`, { timeout: 240_000, skip: flaky }, async () => {
+  test(`enricher exactly once (${client}): one SIGKILLed mid-transaction, two replicas taking over`, { timeout: 240_000 }, async () => {
     const prefix = `eo-${run}-${client}`;
     const topics = topicNames(prefix);
     const t = await createKafkaTransport({ brokers: [BROKER], client: 'platformatic', clientId: `eo-test-${client}`, logger });

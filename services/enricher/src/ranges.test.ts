@@ -31,6 +31,8 @@ const aws = file('ip-ranges.json', {
     { ip_prefix: '3.80.0.0/12', region: 'us-east-1', service: 'EC2', network_border_group: 'us-east-1' },
     { ip_prefix: '3.80.16.0/24', region: 'us-east-1', service: 'ROUTE53_HEALTHCHECKS', network_border_group: 'us-east-1' },
     { ip_prefix: '52.95.12.0/24', region: 'eu-central-1', service: 'EC2', network_border_group: 'eu-central-1' },
+    { ip_prefix: '13.32.0.0/15', region: 'GLOBAL', service: 'CLOUDFRONT', network_border_group: 'GLOBAL' },
+    { ip_prefix: '13.32.0.0/15', region: 'GLOBAL', service: 'AMAZON', network_border_group: 'GLOBAL' },
   ],
   ipv6_prefixes: [
     { ipv6_prefix: '2a05:d07a:a000::/40', region: 'eu-central-1', service: 'S3', network_border_group: 'eu-central-1' },
@@ -78,6 +80,7 @@ test('AWS: named services are cloud_service with their region; AMAZON-only and E
   assert.equal(at('52.95.12.1'), undefined, 'an EC2 range carved out of a shorter S3 one is internet');
   assert.equal(at('2a05:d07a:a000::5'), 'aws/S3/eu-central-1', 'IPv6 S3 inside an EC2 /25');
   assert.equal(at('2a05:d000::1'), undefined, 'IPv6 EC2');
+  assert.equal(at('13.33.1.1'), 'aws/CLOUDFRONT/', 'GLOBAL is no region (not priced cross-region)');
   assert.equal(at('8.8.8.8'), undefined);
 });
 

@@ -58,7 +58,10 @@ export function parseAwsRanges(doc: unknown, file = 'aws ranges'): RangeEntry[] 
       if (!str(p[field])) fail(`${file}: a ${key} entry has no ${field} (not an AWS ip-ranges.json?)`);
       const service = str(p.service);
       if (service === 'AMAZON' || service === '') continue; // the superset of every AWS range
-      out.push({ cidr: str(p[field]), range: { provider: 'aws', service, region: str(p.region), generic: service === 'EC2' } });
+      // GLOBAL (CLOUDFRONT, ROUTE53, GLOBALACCELERATOR, ...) is no region: served at the edge, so
+      // not priced cross-region (AWS bills no transfer from a region to CloudFront); the class's own price.
+      const region = str(p.region) === 'GLOBAL' ? '' : str(p.region);
+      out.push({ cidr: str(p[field]), range: { provider: 'aws', service, region, generic: service === 'EC2' } });
     }
   }
   return out;

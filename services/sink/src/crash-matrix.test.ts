@@ -3,7 +3,7 @@
 // "crashes" right after one protocol step (the fault throws: nothing after it runs, as after a
 // SIGKILL), restarts with another batch size (other handler calls, other chunk boundaries),
 // sometimes crashes again or has the ledger merged (OPTIMIZE ... FINAL) in between, and ends
-// with flows (rows within its TTL) and both rollups exactly equal to a truth computed here from
+// with flows (rows within its TTL) and every rollup exactly equal to a truth computed here from
 // the generated messages. Half of the traffic is 40 days old (older than flows' 30-day TTL).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,6 +78,8 @@ function message(i: number): EnrichedFlowBatch {
 interface Truth {
   /** workload -> [egress, ingress, flows], all rows. */
   all: Map<string, [number, number, number]>;
+  /** workload -> [egress, flows, first hour, last hour (Unix s)], all rows (every flow is an internet INITIATOR flow to a country and ASN). */
+  keys: Map<string, [number, number, number, number]>;
   /** Rows not older than flows' TTL. */
   recentRows: number;
   recentEgress: number;
@@ -86,6 +88,7 @@ interface Truth {
 /** The truth, from the generated messages (the DLQ'd ones left out). */
 function truth(batches: EnrichedFlowBatch[], skip: Set<number>): Truth {
   const all = new Map<string, [number, number, number]>();
+  const keys = new Map<string, [number, number, number, number]>();
   let recentRows = 0;
   let recentEgress = 0;
   batches.forEach((b, i) => {
@@ -94,13 +97,16 @@ function truth(batches: EnrichedFlowBatch[], skip: Set<number>): Truth {
       const w = b.endpoints[f.local]!.workload;
       const t = all.get(w) ?? [0, 0, 0];
       all.set(w, [t[0] + f.egress_bytes, t[1] + f.ingress_bytes, t[2] + 1]);
+      const hour = Math.floor(b.window_start / 3_600_000) * 3600;
+      const k = keys.get(w) ?? [0, 0, hour, hour];
+      keys.set(w, [k[0] + f.egress_bytes, k[1] + 1, Math.min(k[2], hour), Math.max(k[3], hour)]);
       if (b.window_start === HOUR) {
         recentRows++;
         recentEgress += f.egress_bytes;
       }
     }
   });
-  return { all, recentRows, recentEgress };
+  return { all, keys, recentRows, recentEgress };
 }
 
 async function q<T>(s: Store, sql: string): Promise<T[]> {
@@ -118,6 +124,23 @@ async function assertExact(s: Store, t: Truth, label: string): Promise<void> {
   const want = new Map([...t.all].sort());
   assert.deepEqual(await byWorkload('workload_hourly'), want, `${label}: workload_hourly`);
   assert.deepEqual(await byWorkload('destinations_hourly'), want, `${label}: destinations_hourly`);
+  assert.deepEqual(await byWorkload('workload_daily'), want, `${label}: workload_daily`);
+  // The known-destinations rollups (0056): per key kind (the workload's traffic, its countries, its ASNs), bytes, flows, first and last hour.
+  const wantKeys = new Map([...t.keys].sort());
+  for (const kind of ['traffic', 'country', 'asn']) {
+    const got = await q<{ w: string; e: string; n: string; f: number; l: number }>(
+      s,
+      `SELECT workload AS w, toString(sum(egress_bytes)) AS e, toString(sum(flows)) AS n, toUnixTimestamp(min(first_hour)) AS f, toUnixTimestamp(max(last_hour)) AS l
+       FROM ${db}.destination_keys_daily WHERE key_kind = '${kind}' GROUP BY w ORDER BY w`,
+    );
+    assert.deepEqual(new Map(got.map((r) => [r.w, [Number(r.e), Number(r.n), Number(r.f), Number(r.l)]])), wantKeys, `${label}: destination_keys_daily ${kind}`);
+  }
+  const egress = await q<{ w: string; e: string; n: string; f: number; l: number }>(
+    s,
+    `SELECT workload AS w, toString(sum(egress_bytes)) AS e, toString(sum(flows)) AS n, toUnixTimestamp(min(hour)) AS f, toUnixTimestamp(max(hour)) AS l
+     FROM ${db}.workload_egress_hourly GROUP BY w ORDER BY w`,
+  );
+  assert.deepEqual(new Map(egress.map((r) => [r.w, [Number(r.e), Number(r.n), Number(r.f), Number(r.l)]])), wantKeys, `${label}: workload_egress_hourly`);
   const [recent] = await q<{ n: string; e: string }>(s, `SELECT toString(count()) AS n, toString(sum(egress_bytes)) AS e FROM ${db}.flows WHERE time >= ${Math.floor(HOUR / 1000) - 3600}`);
   assert.deepEqual([Number(recent!.n), Number(recent!.e)], [t.recentRows, t.recentEgress], `${label}: flows within its TTL`);
   // Old rows may or may not be in flows yet (TTL), but never twice.
@@ -210,6 +233,11 @@ const cases: Case[] = [
   { name: 'crash after the ledger intent, restart with smaller batches', phases: [{ batchRows: 400, crash: { step: 'ledger', nth: 3 } }, { batchRows: 60 }] },
   { name: 'crash after the flows insert, restart with smaller batches', phases: [{ batchRows: 400, crash: { step: 'flows', nth: 2 } }, { batchRows: 30 }] },
   { name: 'crash after the rollup feed, restart with bigger batches', phases: [{ batchRows: 60, crash: { step: 'rollup', nth: 4 } }, { batchRows: 1000 }] },
+  {
+    name: 'crash after the rollup feed, flows merged (OPTIMIZE FINAL) before the restart',
+    optimizeBetween: true,
+    phases: [{ batchRows: 60, crash: { step: 'rollup', nth: 3 } }, { batchRows: 500 }],
+  },
   { name: 'crash after the done row, restart with other batches', phases: [{ batchRows: 200, crash: { step: 'done', nth: 2 } }, { batchRows: 45 }] },
   { name: 'crash after the offset commit, restart with other batches', phases: [{ batchRows: 100, crash: { step: 'commit', nth: 2 } }, { batchRows: 700 }] },
   {

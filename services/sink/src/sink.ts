@@ -6,7 +6,7 @@
 // (libs/clickhouse/src/ingest.ts), which owns the storage protocol: chunks, ledger, flows insert,
 // rollup feed, replay of an interrupted chunk, fencing. The consumer commits only what the
 // ingest module says is stored; on (re)assignment the sink resumes where the ledger says.
-import { AgentPositions, createIngest, encodeFlowRows, loadAgentPositions, encodeRows, FencedError, needsRollupRows, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
+import { AgentPositions, createIngest, loadAgentPositions, encodeRows, FencedError, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import { stageMetrics } from '@tollgate/metrics';
 import type { Registry } from '@tollgate/metrics';
@@ -98,7 +98,7 @@ export function createSink(deps: SinkDeps): Sink {
   let producer: Producer | undefined;
   let assigned = false;
   let calls = 0;
-  /** Per partition: the highest batch seq passed per agent (resends of a crashed agent are dropped). */
+  /** Per partition: the batch seqs stored per agent (second copies are dropped; resends.ts). */
   const positions = new Map<number, AgentPositions>();
 
   const ingest: Ingest = createIngest(store, {
@@ -147,7 +147,7 @@ export function createSink(deps: SinkDeps): Sink {
       logger.warn({ topic: m.topic, partition: m.partition, offset: m.offset, reason: `${kind}: ${reason}` }, 'message sent to the DLQ');
     };
     // Advanced as messages pass; kept only once they are stored (a failed call leaves it as it was).
-    const pos = (positions.get(m0.partition) ?? new AgentPositions()).copy();
+    const pos = (positions.get(m0.partition) ?? new AgentPositions()).draft();
     let slice: IngestItem[] = [];
     let sliceRows = 0;
     let stored: Promise<number> = Promise.resolve(m0.offset);
@@ -192,10 +192,8 @@ export function createSink(deps: SinkDeps): Sink {
         if (batch.flows.length === 0) continue;
         pos.advance(batch.source.agent_id, batch.source.seq);
         const src = { topic: m.topic, partition: m.partition, offset: m.offset };
-        // Late data (near flows' TTL) feeds the rollups from its own rows; recent rows are read back from flows.
-        item = needsRollupRows(batch.window_start)
-          ? { offset: m.offset, month: monthOf(batch.window_start), ...encodeRows(batch, src) }
-          : { offset: m.offset, month: monthOf(batch.window_start), flows: encodeFlowRows(batch, src) };
+        // Its flows rows and its rollup_input rows (ingest.ts: the rollups are fed from the messages, never read back).
+        item = { offset: m.offset, month: monthOf(batch.window_start), ...encodeRows(batch, src) };
         let bytes = 0;
         for (const f of batch.flows) bytes += f.egress_bytes + f.ingress_bytes;
         stage?.tollgate_bytes_total.inc(label, bytes);
@@ -210,8 +208,8 @@ export function createSink(deps: SinkDeps): Sink {
     await sendDlq(dlq);
     ship(messages[messages.length - 1]!.offset);
     const commit = await stored;
-    // (A re-assignment while this call ran set the partition's positions anew: keep the higher.)
-    positions.set(m0.partition, pos.merged(positions.get(m0.partition)));
+    // (A re-assignment while this call ran set the partition's positions anew: keep both.)
+    positions.set(m0.partition, (positions.get(m0.partition) ?? new AgentPositions()).absorb(pos.added));
     counters.messages += messages.length;
     stage?.tollgate_batch_seconds.observe(label, (performance.now() - t0) / 1000);
     return commit;
