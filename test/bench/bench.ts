@@ -7,6 +7,8 @@
 //   4. the baseline: the whole pipeline in one process on the in-process transport.
 // The last line is one JSON object with every figure by name. Ratios are against the baseline
 // measured in the same run. Target: pipeline_flows_per_s >= 50,000 on 2 cores.
+// TOLLGATE_BENCH_SECTIONS (comma-separated: kube, kafka, pipeline, sink, formats, inproc,
+// analytics, agent; default all) runs only some sections after the agent and enricher stages.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,10 +28,13 @@ import { benchAnalytics } from './analytics.ts';
 import { benchAgent } from './agent.ts';
 import { benchEnrichThroughput, benchEnricherKube } from './enricher.ts';
 import { benchSinkStage } from './sink-stage.ts';
+import { benchInsertFormats } from './insert-formats.ts';
 
 const TARGET = 50_000;
 const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
 const SCALE = Number(process.env.TOLLGATE_BENCH_SCALE || 16);
+const SECTIONS = new Set((process.env.TOLLGATE_BENCH_SECTIONS || 'kube,kafka,pipeline,sink,formats,inproc,analytics,agent').split(','));
+const on = (section: string) => SECTIONS.has(section);
 const BIN = fileURLToPath(new URL('../../bin/tollgate.mjs', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const rate = (n: number, s: number) => Math.round(n / s);
@@ -68,25 +73,25 @@ const enrichedMessages: Buffer[] = enriched.filter((b) => b.flows.length > 0).ma
 figures.records = records;
 log(`enricher  ${fmt(flows)} flows -> ${fmt(records)} records: ${fmt(enr.figures.enricher_flows_per_s)} flows/s (decode + encode alone: ${fmt(enr.figures.enricher_codec_only_flows_per_s)}; x${enr.figures.enricher_vs_codec_only})`);
 // 1b'. The enricher's inventory on a real kube-apiserver: 20k pods, 15k ReplicaSets, 1k nodes.
-Object.assign(figures, await benchEnricherKube());
+if (on('kube')) Object.assign(figures, await benchEnricherKube());
 
 // 1c. Kafka clients on the real broker, with Tollgate's own messages (this also warms the
 //     broker's JIT before the pipeline rounds).
-const clients = await benchKafkaClients({ brokers: [BROKERS], messages: 1000, flowsPerMessage: 500, rounds: 2 });
-for (const [name, f] of Object.entries(clients)) {
-  for (const [k, v] of Object.entries(f)) figures[`kafka_${name}_${k}`] = v;
-  log(`kafka ${name.padEnd(12)} produce ${fmt(f.produce_flows_per_s)} flows/s, consume ${fmt(f.consume_flows_per_s)} flows/s`);
+if (on('kafka')) {
+  const clients = await benchKafkaClients({ brokers: [BROKERS], messages: 1000, flowsPerMessage: 500, rounds: 2 });
+  for (const [name, f] of Object.entries(clients)) {
+    for (const [k, v] of Object.entries(f)) figures[`kafka_${name}_${k}`] = v;
+    log(`kafka ${name.padEnd(12)} produce ${fmt(f.produce_flows_per_s)} flows/s, consume ${fmt(f.consume_flows_per_s)} flows/s`);
+  }
+  figures.kafka_produce_ratio_platformatic_vs_kafkajs = Number((clients.platformatic.produce_msgs_per_s / clients.kafkajs.produce_msgs_per_s).toFixed(2));
+  figures.kafka_consume_ratio_platformatic_vs_kafkajs = Number((clients.platformatic.consume_msgs_per_s / clients.kafkajs.consume_msgs_per_s).toFixed(2));
 }
-figures.kafka_produce_ratio_platformatic_vs_kafkajs = Number((clients.platformatic.produce_msgs_per_s / clients.kafkajs.produce_msgs_per_s).toFixed(2));
-figures.kafka_consume_ratio_platformatic_vs_kafkajs = Number((clients.platformatic.consume_msgs_per_s / clients.kafkajs.consume_msgs_per_s).toFixed(2));
 
 // 2. End to end through Kafka: three processes, as deployed, on fresh topics and a fresh store
 //    each round; the median of ROUNDS rounds. Measured first, while no other engine in this
 //    process is merging parts in the background.
 const ROUNDS = Number(process.env.TOLLGATE_BENCH_ROUNDS || 3);
-const kafka: Transport = await createKafkaTransport({ brokers: [BROKERS], client: 'platformatic', clientId: 'bench', logger: createLogger('warn') });
-
-async function pipelineRound(round: number): Promise<{ seconds: number; inserts: number }> {
+async function pipelineRound(kafka: Transport, round: number): Promise<{ seconds: number; inserts: number }> {
   const prefix = `bench-${process.pid}-${Date.now()}-${round < 0 ? 'warmup' : round}`;
   const procDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-e2e-'));
   const env = {
@@ -143,50 +148,78 @@ async function pipelineRound(round: number): Promise<{ seconds: number; inserts:
 }
 
 // One warm-up round first (JIT of the broker and the processes' code paths, page cache), not counted.
-log('pipeline warm-up round (not counted):');
-await pipelineRound(-1);
-const rounds: Array<{ seconds: number; inserts: number }> = [];
-for (let r = 0; r < ROUNDS; r++) rounds.push(await pipelineRound(r));
-await kafka.close();
-const pipelineSeconds = [...rounds].sort((a, b) => a.seconds - b.seconds)[Math.floor(rounds.length / 2)]!.seconds;
-figures.pipeline_rounds_flows_per_s = rounds.map((x) => rate(flows, x.seconds)).join(' ');
+let pipelineSeconds = NaN;
+if (on('pipeline')) {
+  const kafka: Transport = await createKafkaTransport({ brokers: [BROKERS], client: 'platformatic', clientId: 'bench', logger: createLogger('warn') });
+  log('pipeline warm-up round (not counted):');
+  await pipelineRound(kafka, -1);
+  const rounds: Array<{ seconds: number; inserts: number }> = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await pipelineRound(kafka, r));
+  await kafka.close();
+  pipelineSeconds = [...rounds].sort((a, b) => a.seconds - b.seconds)[Math.floor(rounds.length / 2)]!.seconds;
+  figures.pipeline_rounds_flows_per_s = rounds.map((x) => rate(flows, x.seconds)).join(' ');
+}
 
 // 3. The sink stage alone on the same enriched messages (decode, validate, encode, store), and
 //    the sink's store path before issue 9 as its baseline, in this process.
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 const logger = createLogger('warn');
-const sinkStage = await benchSinkStage({ messages: enrichedMessages, rows: records, dataDir, registry, logger });
-figures.sink_stage_flows_per_s = rate(flows, sinkStage.stageSeconds);
-figures.sink_rows_per_s = rate(records, sinkStage.stageSeconds);
-figures.sink_legacy_flows_per_s = rate(flows, sinkStage.legacySeconds);
-figures.sink_vs_legacy = Number((sinkStage.legacySeconds / sinkStage.stageSeconds).toFixed(2));
-log(`sink stage ${fmt(records)} rows in ${sinkStage.stageSeconds.toFixed(2)} s: ${fmt(rate(records, sinkStage.stageSeconds))} rows/s, ${fmt(rate(flows, sinkStage.stageSeconds))} flows/s (rounds ${sinkStage.stageRounds.map((x) => x.toFixed(2)).join(' ')} s)`);
-log(`sink before issue 9 (baseline): ${sinkStage.legacySeconds.toFixed(2)} s: ${fmt(rate(flows, sinkStage.legacySeconds))} flows/s (x${figures.sink_vs_legacy})`);
+if (on('sink')) {
+  const sinkStage = await benchSinkStage({ messages: enrichedMessages, rows: records, dataDir, registry, logger });
+  figures.sink_stage_flows_per_s = rate(flows, sinkStage.stageSeconds);
+  figures.sink_rows_per_s = rate(records, sinkStage.stageSeconds);
+  figures.sink_legacy_flows_per_s = rate(flows, sinkStage.legacySeconds);
+  figures.sink_legacy_rows_per_s = rate(records, sinkStage.legacySeconds);
+  figures.sink_vs_legacy = Number((sinkStage.legacySeconds / sinkStage.stageSeconds).toFixed(2));
+  figures.sink_cpu_s = Number(sinkStage.stageCpuSeconds.toFixed(2));
+  figures.sink_legacy_cpu_s = Number(sinkStage.legacyCpuSeconds.toFixed(2));
+  figures.sink_cpu_vs_legacy = Number((sinkStage.legacyCpuSeconds / sinkStage.stageCpuSeconds).toFixed(2));
+  log(`sink stage ${fmt(records)} rows in ${sinkStage.stageSeconds.toFixed(2)} s: ${fmt(rate(records, sinkStage.stageSeconds))} rows/s, ${fmt(rate(flows, sinkStage.stageSeconds))} flows/s (rounds ${sinkStage.stageRounds.map((x) => x.toFixed(2)).join(' ')} s)`);
+  log(`sink before issue 9 (baseline): ${sinkStage.legacySeconds.toFixed(2)} s: ${fmt(rate(records, sinkStage.legacySeconds))} rows/s, ${fmt(rate(flows, sinkStage.legacySeconds))} flows/s (rounds ${sinkStage.legacyRounds.map((x) => x.toFixed(2)).join(' ')} s; stage x${figures.sink_vs_legacy})`);
+  log(`sink CPU: stage ${figures.sink_cpu_s} s, before issue 9 ${figures.sink_legacy_cpu_s} s (x${figures.sink_cpu_vs_legacy})`);
+}
+
+// 3b. The insert formats, each generated from FLOW_TABLE, on the same messages (test/bench/insert-formats.ts).
+if (on('formats')) {
+  const byFormat = await benchInsertFormats({ messages: enrichedMessages, dataDir, registry, logger, chunkRows: 100_000 });
+  const json = byFormat.JSONCompactEachRow;
+  for (const [format, f] of Object.entries(byFormat)) {
+    const key = format === 'JSONCompactEachRow' ? 'json' : format === 'TabSeparated' ? 'tsv' : 'csv';
+    figures[`format_${key}_encode_s`] = Number(f.encodeSeconds.toFixed(3));
+    figures[`format_${key}_insert_s`] = Number(f.insertSeconds.toFixed(3));
+    figures[`format_${key}_mib`] = Number((f.bytes / 2 ** 20).toFixed(1));
+    if (key !== 'json') figures[`format_${key}_vs_json`] = Number(((json.encodeSeconds + json.insertSeconds) / (f.encodeSeconds + f.insertSeconds)).toFixed(2));
+    log(`format ${format.padEnd(18)} ${fmt(records)} rows: encode ${f.encodeSeconds.toFixed(2)} s, insert ${f.insertSeconds.toFixed(2)} s, ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
+  }
+}
 
 // 4. Baseline: the whole pipeline in this process, on the in-process transport.
-const rt = createRuntime({ TOLLGATE_LOG_LEVEL: 'warn' });
-const store = await openStore({ url: '', user: 'default', password: '', database: 'bench_inproc', dataDir }, logger);
-await store.migrate();
-const memory = new MemoryTransport();
-await memory.ensureTopics(allTopics(rt.topics), 3);
-const inproc = await runSimPipeline({ rt, env: {}, scenario, transport: memory, store });
-await store.close();
-figures.in_process_flows_per_s = rate(inproc.flows, inproc.seconds);
-log(`in-process pipeline (baseline): ${fmt(inproc.flows)} flows in ${inproc.seconds.toFixed(2)} s: ${fmt(rate(inproc.flows, inproc.seconds))} flows/s`);
+if (on('inproc')) {
+  const rt = createRuntime({ TOLLGATE_LOG_LEVEL: 'warn' });
+  const store = await openStore({ url: '', user: 'default', password: '', database: 'bench_inproc', dataDir }, logger);
+  await store.migrate();
+  const memory = new MemoryTransport();
+  await memory.ensureTopics(allTopics(rt.topics), 3);
+  const inproc = await runSimPipeline({ rt, env: {}, scenario, transport: memory, store });
+  await store.close();
+  figures.in_process_flows_per_s = rate(inproc.flows, inproc.seconds);
+  log(`in-process pipeline (baseline): ${fmt(inproc.flows)} flows in ${inproc.seconds.toFixed(2)} s: ${fmt(rate(inproc.flows, inproc.seconds))} flows/s`);
+}
 
 // 5. Analytics: the report and anomaly queries over 20M raw rows, each with its raw-table baseline (test/bench/analytics.ts).
-Object.assign(figures, await benchAnalytics(dataDir, logger, log));
-
+if (on('analytics')) Object.assign(figures, await benchAnalytics(dataDir, logger, log));
 
 rmSync(dataDir, { recursive: true, force: true });
-s = pipelineSeconds;
-figures.pipeline_seconds = Number(s.toFixed(2));
-figures.pipeline_flows_per_s = rate(flows, s);
-figures.pipeline_vs_in_process = Number((rate(flows, s) / (figures.in_process_flows_per_s as number)).toFixed(2));
-figures.pipeline_vs_sink_stage = Number((rate(flows, s) / (figures.sink_stage_flows_per_s as number)).toFixed(2));
-figures.target_flows_per_s = TARGET;
-figures.meets_target = rate(flows, s) >= TARGET;
-log(`pipeline through Kafka (3 processes): ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (x${figures.pipeline_vs_in_process} the in-process baseline; target ${fmt(TARGET)})`);
-Object.assign(figures, await benchAgent());
+if (on('pipeline')) {
+  s = pipelineSeconds;
+  figures.pipeline_seconds = Number(s.toFixed(2));
+  figures.pipeline_flows_per_s = rate(flows, s);
+  if (on('inproc')) figures.pipeline_vs_in_process = Number((rate(flows, s) / (figures.in_process_flows_per_s as number)).toFixed(2));
+  if (on('sink')) figures.pipeline_vs_sink_stage = Number((rate(flows, s) / (figures.sink_stage_flows_per_s as number)).toFixed(2));
+  figures.target_flows_per_s = TARGET;
+  figures.meets_target = rate(flows, s) >= TARGET;
+  log(`pipeline through Kafka (3 processes): ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (x${figures.pipeline_vs_in_process ?? '?'} the in-process baseline, x${figures.pipeline_vs_sink_stage ?? '?'} the sink stage; target ${fmt(TARGET)})`);
+}
+if (on('agent')) Object.assign(figures, await benchAgent());
 console.log(JSON.stringify(figures));
 process.exit(0);

@@ -31,7 +31,7 @@ export async function legacyStoreChunk(store: Store, c: LegacyChunk): Promise<vo
     insert_deduplication_token: token,
     deduplicate_blocks_in_dependent_materialized_views: 1,
     input_format_parallel_parsing: 1,
-  });
+  }, 'JSONCompactEachRow');
   const cols = ROLLUP_COLUMNS.join(', ');
   await store.client.command({
     query: `INSERT INTO ${db}.rollup_input (${cols})

@@ -3,9 +3,11 @@
 //   - a migration adding the columns that the applied migrations lack (ALTER TABLE ... ADD COLUMN).
 // `npm run schemas:gen` runs it; a test fails when rows.generated.ts is stale or when the
 // migrations' flows / rollup_input columns differ from the definition.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { InsertFormat } from './text-format.ts';
 import { columnDdl, FLOW_TABLE, rollupColumns, tsType, type FlowColumn, type Scope } from './flows-table.ts';
 
 export const GENERATED_ROWS_FILE = fileURLToPath(new URL('./rows.generated.ts', import.meta.url));
@@ -27,7 +29,7 @@ function check(cols: readonly FlowColumn[]): void {
   }
 }
 
-/** Consecutive columns of one scope (batch / local / remote) are written as one precomputed JSON segment. */
+/** Consecutive columns of one scope (batch / local / remote) are written as one precomputed segment. */
 interface Run {
   scope: Scope;
   cols: FlowColumn[];
@@ -43,22 +45,72 @@ function runs(cols: readonly FlowColumn[]): Run[] {
   return out;
 }
 
-/** The JSONCompactEachRow text of one flow-scope value. */
-function flowValue(c: FlowColumn): string {
-  const t = tsType(c.type);
-  if (t !== 'string') return `\${${c.from}}`;
-  if (c.symbol) return `"\${${c.from}}"`;
-  return `\${q(${c.from})}`;
+/**
+ * The format the sink inserts `flows` and `rollup_input` rows in. TabSeparated: chDB parsed it in
+ * about 60% of JSONCompactEachRow's time, CSV about the same as TabSeparated
+ * (`TOLLGATE_BENCH_SECTIONS=formats npm run bench` measures the three in one run; README "Benchmarks").
+ */
+export const INSERT_FORMAT: InsertFormat = 'TabSeparated';
+
+/** How the generated code writes one format (the escaping itself is in text-format.ts). */
+interface FormatSpec {
+  /** Around a row's values, and between them (source text inside a template literal). */
+  open: string;
+  close: string;
+  sep: string;
+  /** The function that writes a String value, and a Map(String, String). */
+  string: string;
+  map: string;
+  /** Around a symbol (an Avro enum's identifier, which needs no escaping). */
+  symbol: string;
+  /** What the generated code imports from text-format.ts. */
+  helpers: string[];
 }
 
-export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
+const FORMATS: Record<InsertFormat, FormatSpec> = {
+  JSONCompactEachRow: { open: '[', close: ']', sep: ',', string: 'JSON.stringify', map: 'JSON.stringify', symbol: '"', helpers: [] },
+  TabSeparated: { open: '', close: '', sep: '\\t', string: 'tsvString', map: 'mapText', symbol: '', helpers: ['tsvString', 'mapText'] },
+  CSV: { open: '', close: '', sep: ',', string: 'csvString', map: 'csvMap', symbol: '', helpers: ['csvString', 'csvMap'] },
+};
+
+/**
+ * One value as a piece of a template literal. `hot`: in the per-flow loop, where a symbol is
+ * written as it is and other strings go through the per-message memo `q`.
+ */
+function piece(fmt: FormatSpec, c: FlowColumn, expr: string, hot: boolean): string {
+  const t = tsType(c.type);
+  if (t === 'number' || t === 'boolean') return `\${${expr}}`;
+  if (t === 'Record<string, string>') return `\${${fmt.map}(${expr})}`;
+  if (hot && c.symbol) return `${fmt.symbol}\${${expr}}${fmt.symbol}`;
+  return hot ? `\${q(${expr})}` : `\${${fmt.string}(${expr})}`;
+}
+
+/** A row of `cols` from a FlowRow `r`, as a template literal. */
+function rowTemplate(fmt: FormatSpec, cols: readonly FlowColumn[]): string {
+  return `\`${fmt.open}${cols.map((c) => piece(fmt, c, `r.${c.name}`, false)).join(fmt.sep)}${fmt.close}\``;
+}
+
+export interface GenerateOptions {
+  format?: InsertFormat;
+  /** The generated module's import specifiers (default: as written, for a file beside this one). */
+  resolve?: (specifier: string) => string;
+}
+
+export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE, o: GenerateOptions = {}): string {
   check(cols);
+  const format = o.format ?? INSERT_FORMAT;
+  const fmt = FORMATS[format];
+  const imp = o.resolve ?? ((spec: string) => spec);
   const rollup = cols.filter((c) => c.rollup);
   const out: string[] = [
     '// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.',
-    "import { PermanentError } from '@tollgate/pipeline';",
+    `import { PermanentError } from '${imp('@tollgate/pipeline')}';`,
     "import type { EnrichedFlowBatch } from '@tollgate/schema';",
-    "import { ip, lowerClass, pricedAs } from './flows-table.ts';",
+    `import { ip, lowerClass, pricedAs } from '${imp('./flows-table.ts')}';`,
+    ...(fmt.helpers.length > 0 ? [`import { ${fmt.helpers.join(', ')} } from '${imp('./text-format.ts')}';`] : []),
+    '',
+    '/** The format of every RowBlock (the insert names it). */',
+    `export const ROW_FORMAT = '${format}' as const;`,
     '',
     '/** Kafka coordinates of the flows.enriched.v1 message a row came from. */',
     'export interface SourceCoordinates {',
@@ -67,7 +119,7 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
     '  offset: number;',
     '}',
     '',
-    '/** Rows ready for an insert: JSONCompactEachRow lines in FLOW_COLUMNS order, each ending in a newline. */',
+    `/** Rows ready for an insert: ${format} lines in FLOW_COLUMNS (or ROLLUP_COLUMNS) order, each ending in a newline. */`,
     'export interface RowBlock {',
     '  body: string;',
     '  rows: number;',
@@ -106,12 +158,14 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE): string {
   out.push('  });');
   out.push('}', '');
 
+  // One hand-made row (tests, tools) as a line of each table.
+  out.push(`/** A flows row as one ${format} line (FLOW_COLUMNS order, no newline). */`);
+  out.push(`export function formatFlowRow(r: FlowRow): string {`, `  return ${rowTemplate(fmt, cols)};`, '}', '');
+  out.push(`/** A flows row as one rollup_input ${format} line (ROLLUP_COLUMNS order, no newline). */`);
+  out.push(`export function formatRollupRow(r: FlowRow): string {`, `  return ${rowTemplate(fmt, rollup)};`, '}', '');
+
   // The sink's hot path: flows rows, and the same flows' rollup_input rows, in one pass.
-  out.push(...encoder(cols, rollup));
-  out.push('/** A JSON array\'s elements without the brackets. */');
-  out.push('function inner(values: unknown[]): string {');
-  out.push('  return JSON.stringify(values).slice(1, -1);');
-  out.push('}', '');
+  out.push(...encoder(cols, rollup, fmt, format));
   return out.join('\n');
 }
 
@@ -123,11 +177,12 @@ interface Target {
 
 /**
  * encodeFlowRows (flows only) and encodeRows (flows and rollup_input), straight from the decoded
- * record into JSONCompactEachRow (no row objects in between): a batch's columns are written once
+ * record into the insert format (no row objects in between): a batch's columns are written once
  * per message, an endpoint's once per endpoint, strings once per distinct value.
  */
-function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[]): string[] {
+function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt: FormatSpec, format: InsertFormat): string[] {
   const out: string[] = [];
+  const segment = (r: Run) => `\`${r.cols.map((c) => piece(fmt, c, c.from, false)).join(fmt.sep)}\``;
   const emit = (fn: string, targets: Target[], doc: string, ret: string, result: string) => {
     const all = targets.flatMap((t) => t.runs.flatMap((r) => r.cols));
     const flowUses = (v: string) => all.some((c) => c.scope === 'flow' && uses(c.from, v));
@@ -141,12 +196,12 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[]): st
       out.push('  for (let k = 0; k < eps.length; k++) {');
       if (epRuns.some(({ r }) => r.scope === 'local')) out.push('    const l = eps[k]!;');
       if (epRuns.some(({ r }) => r.scope === 'remote')) out.push('    const r = eps[k]!;');
-      for (const { t, r, i } of epRuns) out.push(`    ${seg(t, i)}[k] = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
+      for (const { t, r, i } of epRuns) out.push(`    ${seg(t, i)}[k] = ${segment(r)};`);
       out.push('  }');
     }
     for (const t of targets) {
       t.runs.forEach((r, i) => {
-        if (r.scope === 'batch') out.push(`  const ${seg(t, i)} = inner([${r.cols.map((c) => c.from).join(', ')}]);`);
+        if (r.scope === 'batch') out.push(`  const ${seg(t, i)} = ${segment(r)};`);
       });
     }
     if (!all.some((c) => c.scope === 'batch' && uses(c.from, 'src'))) out.push('  void src;');
@@ -154,7 +209,7 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[]): st
       out.push('  const strings = new Map<string, string>();');
       out.push('  const q = (s: string): string => {');
       out.push('    let v = strings.get(s);');
-      out.push('    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));');
+      out.push(`    if (v === undefined) strings.set(s, (v = ${fmt.string}(s)));`);
       out.push('    return v;');
       out.push('  };');
     }
@@ -169,9 +224,9 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[]): st
         if (r.scope === 'batch') return `\${${seg(t, i)}}`;
         if (r.scope === 'local') return `\${${seg(t, i)}[f.local]}`;
         if (r.scope === 'remote') return `\${${seg(t, i)}[f.remote]}`;
-        return flowValue(r.cols[0]!);
+        return piece(fmt, r.cols[0]!, r.cols[0]!.from, true);
       });
-      out.push(`    ${t.name}Lines[i] = \`[${parts.join(',')}]\`;`);
+      out.push(`    ${t.name}Lines[i] = \`${fmt.open}${parts.join(fmt.sep)}${fmt.close}\`;`);
     }
     out.push('  }');
     for (const t of targets) out.push(`  ${t.name}Lines[b.flows.length] = '';`);
@@ -181,15 +236,34 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[]): st
   const flows: Target = { name: 'flows', runs: runs(cols) };
   const roll: Target = { name: 'rollup', runs: runs(rollup) };
   const block = (t: Target) => `{ body: ${t.name}Lines.join('\\n'), rows: b.flows.length }`;
-  emit('encodeFlowRows', [flows], 'The flows rows of one flows.enriched.v1 message (JSONCompactEachRow, FLOW_COLUMNS order).', 'RowBlock', block(flows));
+  emit('encodeFlowRows', [flows], `The flows rows of one flows.enriched.v1 message (${format}, FLOW_COLUMNS order).`, 'RowBlock', block(flows));
   emit(
     'encodeRows',
-    [flows, { ...roll, name: 'rollup' }],
+    [flows, roll],
     'The flows rows of one message and the same flows as rollup_input rows (ROLLUP_COLUMNS order), in one pass.',
     '{ flows: RowBlock; rollup: RowBlock }',
     `{ flows: ${block(flows)}, rollup: ${block(roll)} }`,
   );
   return out;
+}
+
+export type RowsModule = typeof import('./rows.generated.ts');
+
+/**
+ * The generated module for another insert format than INSERT_FORMAT, loaded from a temporary
+ * file (the bench's format comparison, the round-trip test of every format).
+ */
+export async function loadRowsModule(format: InsertFormat): Promise<RowsModule> {
+  const here = new URL('./', import.meta.url);
+  const code = generateRows(FLOW_TABLE, { format, resolve: (spec) => (spec.startsWith('./') ? new URL(spec, here).href : import.meta.resolve(spec)) });
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-rows-'));
+  const file = join(dir, `rows-${format}.ts`);
+  writeFileSync(file, code);
+  try {
+    return (await import(pathToFileURL(file).href)) as RowsModule;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---- The DDL the migrations apply, against the definition.

@@ -3,7 +3,7 @@ export type { Store, StoreConfig } from './store.ts';
 export { chunkToken } from './chunks.ts';
 export { createIngest, classifyInsertError, FencedError, MAX_CHUNK_ROWS } from './ingest.ts';
 export type { Ingest, IngestItem, IngestOptions, IngestStats, IngestStep, ChunkRef, Reject, RawInsert, InsertFormat } from './ingest.ts';
-export { toFlowRows, encodeFlowRows, encodeRows, rowBlock, rollupBlock, flowRowValues, FLOW_COLUMNS, ROLLUP_COLUMNS } from './rows.ts';
+export { toFlowRows, encodeFlowRows, encodeRows, rowBlock, rollupBlock, flowRowValues, formatFlowRow, FLOW_COLUMNS, ROLLUP_COLUMNS, ROW_FORMAT } from './rows.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.ts';
 export { FLOW_TABLE, ip, lowerClass, pricedAs, type FlowColumn } from './flows-table.ts';
 export { runMigrations, loadMigrations, splitStatements, DEFAULT_MIGRATIONS_DIR } from './migrate.ts';

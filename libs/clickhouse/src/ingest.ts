@@ -8,7 +8,8 @@
 //
 //   1. ledger: an `intent` row (epoch, owner, seq, first, last, rows) in ingest_ledger;
 //      then the fence: the partition's newest claim must still be ours;
-//   2. flows:  the rows, insert_deduplication_token = <topic>/<partition>/<first>-<last>;
+//   2. flows:  the rows (ROW_FORMAT, rows.generated.ts), insert_deduplication_token = <topic>/<partition>/<first>-<last>
+//              (the chunk's coordinates, never its body: a retried or replayed chunk has the same token);
 //   3. rollup: the same flows, as the messages' own rollup_input rows (token ...#r). Not read back
 //      from flows (INSERT ... SELECT): ClickHouse derives the views' deduplication ids of an INSERT
 //      SELECT from the parts it read too, so a replay after flows merged the chunk's part fed every
@@ -36,7 +37,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '@tollgate/log';
 import { errorMessage, isPermanent, PermanentError, retry } from '@tollgate/pipeline';
 import { chunkToken, tokenLiteral } from './chunks.ts';
-import { FLOW_COLUMNS, ROLLUP_COLUMNS, type RowBlock } from './rows.ts';
+import { FLOW_COLUMNS, ROLLUP_COLUMNS, ROW_FORMAT, type RowBlock } from './rows.ts';
+import type { InsertFormat } from './text-format.ts';
+
+export type { InsertFormat } from './text-format.ts';
 
 /** The largest chunk: below ClickHouse's max_insert_block_size (1,048,449), so an insert is one block. */
 export const MAX_CHUNK_ROWS = 1_000_000;
@@ -119,11 +123,11 @@ export class FencedError extends Error {
   }
 }
 
-/** Text formats both chDB's raw insert and a ClickHouse server take. */
-export type InsertFormat = 'JSONCompactEachRow' | 'TabSeparated' | 'CSV';
-
-/** The engine's side of an insert: chDB's raw insert (settings in the INSERT) or the client. */
-export type RawInsert = (table: string, columns: readonly string[], body: string, settings: Record<string, string | number>, format?: InsertFormat) => Promise<void>;
+/**
+ * The engine's side of an insert: chDB's raw insert (settings in the INSERT) or the client.
+ * `format` is required: a wrapper (tests) must pass it on.
+ */
+export type RawInsert = (table: string, columns: readonly string[], body: string, settings: Record<string, string | number>, format: InsertFormat) => Promise<void>;
 
 export interface IngestStore {
   readonly client: ClickHouseClient;
@@ -235,7 +239,7 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
     const columns = table === 'flows' ? FLOW_COLUMNS : ROLLUP_COLUMNS;
     await withRetry(table, async () => {
       try {
-        await store.rawInsert(`${store.database}.${table}`, columns, body, insertSettings(token));
+        await store.rawInsert(`${store.database}.${table}`, columns, body, insertSettings(token), ROW_FORMAT);
       } catch (err) {
         throw classifyInsertError(err);
       }

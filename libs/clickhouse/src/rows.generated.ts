@@ -2,6 +2,10 @@
 import { PermanentError } from '@tollgate/pipeline';
 import type { EnrichedFlowBatch } from '@tollgate/schema';
 import { ip, lowerClass, pricedAs } from './flows-table.ts';
+import { tsvString, mapText } from './text-format.ts';
+
+/** The format of every RowBlock (the insert names it). */
+export const ROW_FORMAT = 'TabSeparated' as const;
 
 /** Kafka coordinates of the flows.enriched.v1 message a row came from. */
 export interface SourceCoordinates {
@@ -10,7 +14,7 @@ export interface SourceCoordinates {
   offset: number;
 }
 
-/** Rows ready for an insert: JSONCompactEachRow lines in FLOW_COLUMNS order, each ending in a newline. */
+/** Rows ready for an insert: TabSeparated lines in FLOW_COLUMNS (or ROLLUP_COLUMNS) order, each ending in a newline. */
 export interface RowBlock {
   body: string;
   rows: number;
@@ -180,7 +184,17 @@ export function toFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): FlowRo
   });
 }
 
-/** The flows rows of one flows.enriched.v1 message (JSONCompactEachRow, FLOW_COLUMNS order). */
+/** A flows row as one TabSeparated line (FLOW_COLUMNS order, no newline). */
+export function formatFlowRow(r: FlowRow): string {
+  return `${r.time}\t${tsvString(r.cluster)}\t${tsvString(r.node)}\t${r.conntrack_id}\t${r.protocol}\t${tsvString(r.family)}\t${tsvString(r.role)}\t${tsvString(r.local_ip)}\t${r.local_port}\t${tsvString(r.local_kind)}\t${tsvString(r.local_namespace)}\t${tsvString(r.local_workload_kind)}\t${tsvString(r.local_workload)}\t${tsvString(r.local_pod)}\t${tsvString(r.local_zone)}\t${tsvString(r.local_region)}\t${mapText(r.local_labels)}\t${tsvString(r.remote_ip)}\t${r.remote_port}\t${tsvString(r.remote_kind)}\t${tsvString(r.remote_namespace)}\t${tsvString(r.remote_workload_kind)}\t${tsvString(r.remote_workload)}\t${tsvString(r.remote_pod)}\t${tsvString(r.remote_node)}\t${tsvString(r.remote_zone)}\t${tsvString(r.remote_region)}\t${tsvString(r.remote_country)}\t${r.remote_asn}\t${tsvString(r.remote_as_org)}\t${tsvString(r.class)}\t${tsvString(r.priced_as)}\t${tsvString(r.cloud)}\t${tsvString(r.cloud_service)}\t${tsvString(r.cloud_service_region)}\t${tsvString(r.service)}\t${r.nat_gateway}\t${r.egress_bytes}\t${r.ingress_bytes}\t${r.egress_packets}\t${r.ingress_packets}\t${tsvString(r.src_topic)}\t${r.src_partition}\t${r.src_offset}\t${tsvString(r.src_agent_id)}\t${r.src_seq}`;
+}
+
+/** A flows row as one rollup_input TabSeparated line (ROLLUP_COLUMNS order, no newline). */
+export function formatRollupRow(r: FlowRow): string {
+  return `${r.time}\t${tsvString(r.cluster)}\t${tsvString(r.role)}\t${tsvString(r.local_namespace)}\t${tsvString(r.local_workload_kind)}\t${tsvString(r.local_workload)}\t${tsvString(r.local_region)}\t${mapText(r.local_labels)}\t${tsvString(r.remote_ip)}\t${r.remote_port}\t${tsvString(r.remote_country)}\t${r.remote_asn}\t${tsvString(r.remote_as_org)}\t${tsvString(r.class)}\t${tsvString(r.priced_as)}\t${tsvString(r.cloud)}\t${r.nat_gateway}\t${r.egress_bytes}\t${r.ingress_bytes}\t${r.egress_packets}\t${r.ingress_packets}`;
+}
+
+/** The flows rows of one flows.enriched.v1 message (TabSeparated, FLOW_COLUMNS order). */
 export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): RowBlock {
   const eps = b.endpoints;
   const flows8 = new Array<string>(eps.length);
@@ -188,16 +202,16 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
-    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
-    flows11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
+    flows8[k] = `${tsvString(l.kind)}\t${tsvString(l.namespace)}\t${tsvString(l.workload_kind)}\t${tsvString(l.workload)}\t${tsvString(l.pod)}\t${tsvString(l.zone)}\t${tsvString(l.region)}\t${mapText(l.labels)}`;
+    flows11[k] = `${tsvString(r.kind)}\t${tsvString(r.namespace)}\t${tsvString(r.workload_kind)}\t${tsvString(r.workload)}\t${tsvString(r.pod)}\t${tsvString(r.node)}\t${tsvString(r.zone)}\t${tsvString(r.region)}\t${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
   }
-  const flows1 = inner([b.cluster, b.node]);
-  const flows14 = inner([b.cloud]);
-  const flows23 = inner([src.topic, src.partition, src.offset, b.source.agent_id, b.source.seq]);
+  const flows1 = `${tsvString(b.cluster)}\t${tsvString(b.node)}`;
+  const flows14 = `${tsvString(b.cloud)}`;
+  const flows23 = `${tsvString(src.topic)}\t${src.partition}\t${src.offset}\t${tsvString(b.source.agent_id)}\t${b.source.seq}`;
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
-    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));
+    if (v === undefined) strings.set(s, (v = tsvString(s)));
     return v;
   };
   const flowsLines = new Array<string>(b.flows.length + 1);
@@ -206,7 +220,7 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
     const l = eps[f.local]!;
     const r = eps[f.remote]!;
-    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}","${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}",${flows14},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows23}]`;
+    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows14}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows23}`;
   }
   flowsLines[b.flows.length] = '';
   return { body: flowsLines.join('\n'), rows: b.flows.length };
@@ -222,20 +236,20 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
-    flows8[k] = inner([l.kind, l.namespace, l.workload_kind, l.workload, l.pod, l.zone, l.region, l.labels]);
-    flows11[k] = inner([r.kind, r.namespace, r.workload_kind, r.workload, r.pod, r.node, r.zone, r.region, r.country, r.asn, r.as_org]);
-    rollup3[k] = inner([l.namespace, l.workload_kind, l.workload, l.region, l.labels]);
-    rollup6[k] = inner([r.country, r.asn, r.as_org]);
+    flows8[k] = `${tsvString(l.kind)}\t${tsvString(l.namespace)}\t${tsvString(l.workload_kind)}\t${tsvString(l.workload)}\t${tsvString(l.pod)}\t${tsvString(l.zone)}\t${tsvString(l.region)}\t${mapText(l.labels)}`;
+    flows11[k] = `${tsvString(r.kind)}\t${tsvString(r.namespace)}\t${tsvString(r.workload_kind)}\t${tsvString(r.workload)}\t${tsvString(r.pod)}\t${tsvString(r.node)}\t${tsvString(r.zone)}\t${tsvString(r.region)}\t${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
+    rollup3[k] = `${tsvString(l.namespace)}\t${tsvString(l.workload_kind)}\t${tsvString(l.workload)}\t${tsvString(l.region)}\t${mapText(l.labels)}`;
+    rollup6[k] = `${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
   }
-  const flows1 = inner([b.cluster, b.node]);
-  const flows14 = inner([b.cloud]);
-  const flows23 = inner([src.topic, src.partition, src.offset, b.source.agent_id, b.source.seq]);
-  const rollup1 = inner([b.cluster]);
-  const rollup9 = inner([b.cloud]);
+  const flows1 = `${tsvString(b.cluster)}\t${tsvString(b.node)}`;
+  const flows14 = `${tsvString(b.cloud)}`;
+  const flows23 = `${tsvString(src.topic)}\t${src.partition}\t${src.offset}\t${tsvString(b.source.agent_id)}\t${b.source.seq}`;
+  const rollup1 = `${tsvString(b.cluster)}`;
+  const rollup9 = `${tsvString(b.cloud)}`;
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
-    if (v === undefined) strings.set(s, (v = JSON.stringify(s)));
+    if (v === undefined) strings.set(s, (v = tsvString(s)));
     return v;
   };
   const flowsLines = new Array<string>(b.flows.length + 1);
@@ -245,15 +259,10 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
     const l = eps[f.local]!;
     const r = eps[f.remote]!;
-    flowsLines[i] = `[${Math.floor(f.time / 1000)},${flows1},${f.conntrack_id},${f.protocol},"${f.family}","${f.role}",${q(ip(f.local_ip))},${f.local_port},${flows8[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${flows11[f.remote]},"${lowerClass(f.class)}","${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}",${flows14},${q(f.class === 'CLOUD_SERVICE' ? r.service : '')},${q(f.class === 'CLOUD_SERVICE' ? r.region : '')},${q(f.service)},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets},${flows23}]`;
-    rollupLines[i] = `[${Math.floor(f.time / 1000)},${rollup1},"${f.role}",${rollup3[f.local]},${q(ip(f.remote_ip))},${f.remote_port},${rollup6[f.remote]},"${lowerClass(f.class)}","${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}",${rollup9},${f.nat_gateway},${f.egress_bytes},${f.ingress_bytes},${f.egress_packets},${f.ingress_packets}]`;
+    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows14}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows23}`;
+    rollupLines[i] = `${Math.floor(f.time / 1000)}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${rollup6[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}`;
   }
   flowsLines[b.flows.length] = '';
   rollupLines[b.flows.length] = '';
   return { flows: { body: flowsLines.join('\n'), rows: b.flows.length }, rollup: { body: rollupLines.join('\n'), rows: b.flows.length } };
-}
-
-/** A JSON array's elements without the brackets. */
-function inner(values: unknown[]): string {
-  return JSON.stringify(values).slice(1, -1);
 }

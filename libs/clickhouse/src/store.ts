@@ -45,7 +45,7 @@ export interface Store {
   readonly database: string;
   /** The underlying client, for ad-hoc SQL (tables are `${database}.<name>`). */
   readonly client: ClickHouseClient;
-  /** An insert of a pre-encoded body (JSONCompactEachRow) with per-insert settings: chDB's raw insert, or the client's. */
+  /** An insert of a pre-encoded body (ROW_FORMAT for flows rows) with per-insert settings: chDB's raw insert, or the client's. */
   readonly rawInsert: RawInsert;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
@@ -180,7 +180,9 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     return rs.json<T>();
   };
 
-  const rawInsert: RawInsert = async (table, columns, body, settings, format = 'JSONCompactEachRow') => {
+  const rawInsert: RawInsert = async (table, columns, body, settings, format) => {
+    // (A wrapper that drops the format would insert a body in another format than it names.)
+    if (!format) throw new Error(`rawInsert into ${table}: no format given`);
     if (chdb) {
       // Embedded: chDB's raw insert hands the body to the engine without copies and puts
       // the settings in the INSERT's SETTINGS clause. (Through the client, chDB turns

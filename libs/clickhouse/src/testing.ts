@@ -1,11 +1,14 @@
 // Test helpers: a FlowRow with defaults, for other projects' tests too: `@tollgate/clickhouse/testing`
 // (a testing entry point, never the production index).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from '@tollgate/log';
 import { DEFAULT_MIGRATIONS_DIR, splitStatements } from './migrate.ts';
 import { anomalyRows, clientQuery, type AnomalyRow, type Period } from './reports.ts';
-import type { FlowRow } from './rows.ts';
+import { ROW_FORMAT, type FlowRow } from './rows.ts';
+import { openStore, type Store } from './store.ts';
 
 export const GiB = 2 ** 30;
 export const MiB = 2 ** 20;
@@ -66,6 +69,51 @@ export function flowRow(p: Partial<FlowRow> = {}): FlowRow {
     src_agent_id: '',
     src_seq: 0,
     ...p,
+  };
+}
+
+/**
+ * An insert body (ROW_FORMAT, `columns` order) with `column` set to `text` in every row that
+ * `pick` selects (given the row's fields as written): rows the engine itself rejects, for tests
+ * of the rejection path. Other rows stay byte for byte.
+ */
+export function withField(body: string, columns: readonly string[], pick: (row: Readonly<Record<string, string>>) => boolean, column: string, text: string): string {
+  if (ROW_FORMAT !== 'TabSeparated') throw new Error(`withField reads TabSeparated bodies, not ${ROW_FORMAT as string}`);
+  const at = columns.indexOf(column);
+  if (at < 0) throw new Error(`withField: no column ${column} in ${columns.join(', ')}`);
+  return body
+    .split('\n')
+    .map((line) => {
+      if (line === '') return line;
+      const fields = line.split('\t');
+      if (fields.length !== columns.length) throw new Error(`withField: a row of ${fields.length} fields for ${columns.length} columns`);
+      if (!pick(Object.fromEntries(columns.map((c, i) => [c, fields[i]!])))) return line;
+      fields[at] = text;
+      return fields.join('\t');
+    })
+    .join('\n');
+}
+
+export { INSERT_FORMAT, loadRowsModule, type RowsModule } from './codegen.ts';
+
+/**
+ * Migrated embedded stores in one fresh chDB data directory (chDB binds one directory per
+ * process), one database each; `close()` (a test file's `after`) closes them and removes it.
+ */
+export function embeddedStores(name: string, logger: Logger): { store(database: string): Promise<Store>; close(): Promise<void> } {
+  const dataDir = mkdtempSync(join(tmpdir(), `tollgate-${name}-`));
+  const open: Store[] = [];
+  return {
+    async store(database) {
+      const s = await openStore({ url: '', user: 'default', password: '', database, dataDir }, logger);
+      open.push(s);
+      await s.migrate();
+      return s;
+    },
+    async close() {
+      for (const s of open) await s.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

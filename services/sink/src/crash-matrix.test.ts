@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type IngestStep, type RawInsert, type Store } from '@tollgate/clickhouse';
+import { withField } from '@tollgate/clickhouse/testing';
 import { checkBrokers, createKafkaTransport } from '@tollgate/kafka';
 import { createLogger } from '@tollgate/log';
 import { allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
@@ -176,10 +177,10 @@ async function runCase(c: Case, index: number): Promise<void> {
   stores.push(s);
   await s.migrate();
   const rejected = new Set(c.rejected ?? []);
-  // A rejected message's rows reach the engine with a bad address (egress bytes identify it): ClickHouse itself refuses them.
-  const marks = [...rejected].map((i) => `,${1_000_003 * (i + 1)},`);
-  const rawInsert: RawInsert = (table, columns, body, settings) =>
-    s.rawInsert(table, columns, marks.some((m) => body.includes(m)) ? body.replace(/"::ffff:81\.2\.69\.142"|"81\.2\.69\.142"/, '"bad-ip"') : body, settings);
+  // A rejected message's rows reach the engine with a bad address (their egress bytes identify
+  // the message): ClickHouse itself refuses them, in flows and in rollup_input alike.
+  const isRejected = (row: Readonly<Record<string, string>>) => rejected.has(Math.floor(Number(row.egress_bytes) / 1_000_003) - 1);
+  const rawInsert: RawInsert = (table, columns, body, settings, format) => s.rawInsert(table, columns, withField(body, columns, isRejected, 'remote_ip', 'bad-ip'), settings, format);
   const engine: Store = { ...s, rawInsert };
   const group = `${prefix}.sink`;
 

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createIngest, openStore, type RawInsert, type Store } from '@tollgate/clickhouse';
+import { withField } from '@tollgate/clickhouse/testing';
 import { createLogger } from '@tollgate/log';
 import { allTopics, caughtUp, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
 import { Family, fromViews, SchemaRegistry, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
@@ -178,8 +179,8 @@ test('copies out of seq order (two enrichers interleaving their sends across a r
 });
 
 /** A store whose engine sees `corrupt(body)`: a real ClickHouse rejection of chosen rows. */
-function corrupting(s: Store, corrupt: (body: string) => string): Store {
-  const rawInsert: RawInsert = (table, columns, body, settings) => s.rawInsert(table, columns, corrupt(body), settings);
+function corrupting(s: Store, corrupt: (body: string, columns: readonly string[]) => string): Store {
+  const rawInsert: RawInsert = (table, columns, body, settings, format) => s.rawInsert(table, columns, corrupt(body, columns), settings, format);
   return { ...s, rawInsert };
 }
 
@@ -221,7 +222,7 @@ test('rows ClickHouse rejects send their message to the DLQ; the rest of the chu
   const { transport, topics, producer } = await setup('rejected');
   await producer.send(topics.enriched, [0, 1, 2].map((i) => ({ key: 'k', value: codec.encode(batch(i, 3)) })));
   // Message 1's rows (workload w1) reach the engine with a bad address: ClickHouse itself rejects them.
-  const rejecting = corrupting(s, (body) => body.replaceAll(/("w1",.*?)"10\.0\.1\.1"/g, '$1"not-an-ip"'));
+  const rejecting = corrupting(s, (body, columns) => withField(body, columns, (r) => r.local_workload === 'w1', 'remote_ip', 'not-an-ip'));
   const sink = createSink({ transport, store: rejecting, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
   await sink.start();
   await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
@@ -246,9 +247,9 @@ test('a retriable insert error is retried with the same token and stored once', 
   let calls = 0;
   const flaky: Store = {
     ...s,
-    rawInsert: async (table, columns, body, settings) => {
+    rawInsert: async (table, columns, body, settings, format) => {
       if (table.endsWith('.flows')) tokens.push(String(settings.insert_deduplication_token));
-      await s.rawInsert(table, columns, body, settings);
+      await s.rawInsert(table, columns, body, settings, format);
       if (table.endsWith('.flows') && ++calls === 1) throw new Error('connection reset after the insert');
     },
   };
