@@ -55,7 +55,7 @@ export const enricher = {
   directCidrs: list('TOLLGATE_DIRECT_CIDRS', 'Peered/on-prem ranges as `cidr=region/zone`, comma separated (class direct).'),
   privateCidrs: list('TOLLGATE_PRIVATE_CIDRS', 'Extra VPC ranges classed `private` (RFC 1918 and ULA always are).'),
   cloudRanges: list('TOLLGATE_CLOUD_RANGES', 'Provider range files as `aws:<ip-ranges.json>`, `gcp:<cloud.json>`, `azure:<ServiceTags.json>` (class cloud_service for named services; generic ranges such as AWS `AMAZON`/`EC2`, GCP `cloud.json`, Azure `AzureCloud` stay internet).'),
-  transactions: bool('TOLLGATE_ENRICHER_TRANSACTIONS', 'Consume-transform-produce in Kafka transactions (exactly once; the sink reads read_committed and commits past the transaction markers). Off: at-least-once sends, then commit (the sink still drops the copies by agent_id and seq).', false),
+  transactions: bool('TOLLGATE_ENRICHER_TRANSACTIONS', 'Consume-transform-produce in Kafka transactions (exactly once; the sink reads read_committed and commits past the transaction markers). Off: at-least-once sends, then commit (the sink still drops the copies by agent_id and seq).', true),
   podGraceMs: int('TOLLGATE_POD_GRACE_MS', 'How long a deleted pod keeps its IP in the index (late flows).', 300_000, 0),
   kubeconfig: str('KUBECONFIG', 'Kubeconfig for `TOLLGATE_K8S_SOURCE=kube` outside a cluster (a token, a token file or a client certificate; exec plugins and auth providers are not run). Empty: the in-cluster service account, else ~/.kube/config.', ''),
   k8sSyncTimeoutMs: int('TOLLGATE_K8S_SYNC_TIMEOUT_MS', 'How long the enricher waits for the first full list of the Kubernetes API (`kube` source) before it gives up, ms.', 60_000, 1_000, 3_600_000),
