@@ -7,3 +7,4 @@ export type { TopicNames } from './topics.ts';
 export { Lifecycle, RunState, once } from './component.ts';
 export type { Component, Stage } from './component.ts';
 export { caughtUp } from './lag.ts';
+export { minorGc, releaseMemory } from './gc.ts';

@@ -3,37 +3,13 @@
 // Nothing per entry is kept but the tracker's compact state; strings are made only for deltas.
 import { type Delta, EventType, FlowTracker, LineKind, LineSplitter, rawFlowOf, Scan, scanLine, type TrackerStats } from '@tollgate/conntrack';
 import { Family, type RawFlow, type RawFlowBatch, type SchemaRegistry } from '@tollgate/schema';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { minorGc } from '@tollgate/pipeline';
 import type { OutItem } from './buffer.ts';
 import { BARRIER } from './kernel.ts';
 
 // A dump streams hundreds of MB through 64 KiB chunks that are garbage once scanned; V8 collects
 // them only when its external-memory budget (tens of MB) runs out. A young-generation collection
-// every 2 MiB read (about 1 ms) keeps them from adding to the agent's peak RSS.
-type GcFn = (o: { type: 'minor' | 'major'; flavor?: 'regular' | 'last-resort' }) => void;
-const gc = (() => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as GcFn | undefined;
-  } catch {
-    return undefined;
-  }
-})();
-const minorGc = gc ? () => gc({ type: 'minor' }) : undefined;
-
-/**
- * A full collection that also gives memory back (V8's memory-reducing "last resort" flavor: the
- * young generation shrunk to its minimum, free pages released). Loading the modules and the Kafka
- * client grows the young generation to its 16 MiB semi-spaces and leaves tens of MB of garbage, and
- * a dump's deltas promote garbage that would wait for the old generation to fill. The agent calls
- * this before its baseline dump fills the entry table and after every dump (measured idle with the
- * default Kafka client: 126 MB resident before, 89 MB after; 1,000,000 entries tracked: about 10 ms,
- * the entry table is not traced).
- */
-export function releaseMemory(): void {
-  gc?.({ type: 'major', flavor: 'last-resort' });
-}
+// every 2 MiB read (about 1 ms) keeps them from adding to the agent's peak RSS (minorGc).
 
 /** The agent's barrier entry (kernel.ts), never traffic. */
 function isBarrier(s: Scan): boolean {

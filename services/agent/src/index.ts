@@ -7,6 +7,6 @@ export { loadAgentConfig } from './config.ts';
 export type { AgentConfig } from './config.ts';
 export { AckBuffer, kafkaOutput, streamOutput } from './buffer.ts';
 export type { AgentOutput, OutItem } from './buffer.ts';
-export { AgentEngine, releaseMemory } from './engine.ts';
+export { AgentEngine } from './engine.ts';
 export { KernelConntrack } from './kernel.ts';
 export { agentMetrics } from './metrics.ts';
