@@ -10,6 +10,11 @@ py="${TOLLGATE_PYTHON:-$(command -v python3.11 || command -v python3)}"
 cons="$here/constraints.txt"
 key="$( (cat "$here/requirements.txt"; if [ -f "$cons" ]; then cat "$cons"; fi) | sha256sum | cut -c1-12)"
 venv="$cache/superset-$version-$key"
+mkdir -p "$cache"
+# One install at a time per venv (two runs on one machine, a test and CI): the second waits,
+# then finds the marker. A venv is not relocatable, so it is built in place, under the lock.
+exec 9>"$venv.lock"
+flock 9
 if [ ! -f "$venv/.installed" ]; then
   rm -rf "$venv"
   mkdir -p "$cache"
