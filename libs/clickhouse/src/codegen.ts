@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InsertFormat } from './text-format.ts';
-import { columnDdl, FLOW_TABLE, rollupColumns, tsType, type FlowColumn, type Scope } from './flows-table.ts';
+import { columnDdl, FLOW_TABLE, ROLLUP_WEIGHT, rollupColumns, tsType, type FlowColumn, type Scope } from './flows-table.ts';
 
 export const GENERATED_ROWS_FILE = fileURLToPath(new URL('./rows.generated.ts', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../infra/clickhouse/', import.meta.url));
@@ -39,10 +39,25 @@ function runs(cols: readonly FlowColumn[]): Run[] {
   const out: Run[] = [];
   for (const c of cols) {
     const last = out[out.length - 1];
-    if (last && last.scope === c.scope && c.scope !== 'flow') last.cols.push(c);
+    if (last && last.scope === c.scope && c.scope !== 'flow' && last.cols[0]!.rollupAs === c.rollupAs) last.cols.push(c);
     else out.push({ scope: c.scope, cols: [c] });
   }
   return out;
+}
+
+/** rollup_input's insert order: the grouping and destination columns (table order), the sums, the weight. */
+export function rollupInsertColumns(cols: readonly FlowColumn[]): FlowColumn[] {
+  const rollup = cols.filter((c) => c.rollup);
+  return [...rollup.filter((c) => c.rollupAs !== 'sum'), ...rollup.filter((c) => c.rollupAs === 'sum'), ROLLUP_WEIGHT];
+}
+
+/** A column's value on a row that does not keep it (rollupAs 'destination'): its type's empty value. */
+function emptyValue(c: FlowColumn): string {
+  const t = tsType(c.type);
+  if (t === 'number') return '0';
+  if (t === 'boolean') return 'false';
+  if (t === 'Record<string, string>') return '{}';
+  return c.type === 'IPv6' ? "'::'" : "''";
 }
 
 /**
@@ -86,8 +101,8 @@ function piece(fmt: FormatSpec, c: FlowColumn, expr: string, hot: boolean): stri
 }
 
 /** A row of `cols` from a FlowRow `r`, as a template literal. */
-function rowTemplate(fmt: FormatSpec, cols: readonly FlowColumn[]): string {
-  return `\`${fmt.open}${cols.map((c) => piece(fmt, c, `r.${c.name}`, false)).join(fmt.sep)}${fmt.close}\``;
+function rowTemplate(fmt: FormatSpec, cols: readonly FlowColumn[], tail = ''): string {
+  return `\`${fmt.open}${cols.map((c) => piece(fmt, c, `r.${c.name}`, false)).join(fmt.sep)}${tail}${fmt.close}\``;
 }
 
 export interface GenerateOptions {
@@ -106,7 +121,7 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE, o: Genera
     '// Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.',
     `import { PermanentError } from '${imp('@tollgate/pipeline')}';`,
     "import type { EnrichedFlowBatch } from '@tollgate/schema';",
-    `import { ip, lowerClass, pricedAs } from '${imp('./flows-table.ts')}';`,
+    `import { ip, isDestinationRow, lowerClass, pricedAs } from '${imp('./flows-table.ts')}';`,
     ...(fmt.helpers.length > 0 ? [`import { ${fmt.helpers.join(', ')} } from '${imp('./text-format.ts')}';`] : []),
     '',
     '/** The format of every RowBlock (the insert names it). */',
@@ -137,6 +152,8 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE, o: Genera
   out.push(`export const FLOW_COLUMNS = [${cols.map((c) => `'${c.name}'`).join(', ')}] as const satisfies ReadonlyArray<keyof FlowRow>;`, '');
   out.push('/** The columns of rollup_input, which feeds the hourly rollups. */');
   out.push(`export const ROLLUP_COLUMNS = [${rollup.map((c) => `'${c.name}'`).join(', ')}] as const satisfies ReadonlyArray<keyof FlowRow>;`, '');
+  out.push('/** Column order of a rollup_input insert: the grouping columns, the sums, the weight (`flows`). */');
+  out.push(`export const ROLLUP_INSERT_COLUMNS = [${rollupInsertColumns(cols).map((c) => `'${c.name}'`).join(', ')}] as const;`, '');
   out.push(
     'function outside(i: number, n: number): PermanentError {',
     "  return new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${n}`);",
@@ -161,8 +178,9 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE, o: Genera
   // One hand-made row (tests, tools) as a line of each table.
   out.push(`/** A flows row as one ${format} line (FLOW_COLUMNS order, no newline). */`);
   out.push(`export function formatFlowRow(r: FlowRow): string {`, `  return ${rowTemplate(fmt, cols)};`, '}', '');
-  out.push(`/** A flows row as one rollup_input ${format} line (ROLLUP_COLUMNS order, no newline). */`);
-  out.push(`export function formatRollupRow(r: FlowRow): string {`, `  return ${rowTemplate(fmt, rollup)};`, '}', '');
+  out.push(`/** A flows row as one rollup_input ${format} line of weight 1 (ROLLUP_INSERT_COLUMNS order, no newline). */`);
+  const insertCols = rollupInsertColumns(cols);
+  out.push(`export function formatRollupRow(r: FlowRow): string {`, `  return ${rowTemplate(fmt, insertCols.slice(0, -1), `${fmt.sep}1`)};`, '}', '');
 
   // The sink's hot path: flows rows, and the same flows' rollup_input rows, in one pass.
   out.push(...encoder(cols, rollup, fmt, format));
@@ -173,19 +191,25 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE, o: Genera
 interface Target {
   name: string;
   runs: Run[];
+  /** Folded (rollup_input): the runs are the grouping key; these columns are summed, then the weight. */
+  sums?: FlowColumn[];
 }
 
 /**
  * encodeFlowRows (flows only) and encodeRows (flows and rollup_input), straight from the decoded
  * record into the insert format (no row objects in between): a batch's columns are written once
- * per message, an endpoint's once per endpoint, strings once per distinct value.
+ * per message, an endpoint's once per endpoint, strings once per distinct value. encodeRows folds
+ * the message's rollup_input rows: one per distinct key (the rollup columns but the sums, the
+ * destination columns empty on other rows, the time to the hour), with the sums and the weight.
  */
 function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt: FormatSpec, format: InsertFormat): string[] {
   const out: string[] = [];
-  const segment = (r: Run) => `\`${r.cols.map((c) => piece(fmt, c, c.from, false)).join(fmt.sep)}\``;
+  const value = (c: FlowColumn, t: Target) => (t.sums && c.rollupFrom) || c.from;
+  const segment = (r: Run, t: Target, empty = false) => `\`${r.cols.map((c) => piece(fmt, c, empty ? emptyValue(c) : value(c, t), false)).join(fmt.sep)}\``;
+  const isDest = (r: Run) => r.cols[0]!.rollupAs === 'destination';
   const emit = (fn: string, targets: Target[], doc: string, ret: string, result: string) => {
-    const all = targets.flatMap((t) => t.runs.flatMap((r) => r.cols));
-    const flowUses = (v: string) => all.some((c) => c.scope === 'flow' && uses(c.from, v));
+    const all = targets.flatMap((t) => [...t.runs.flatMap((r) => r.cols), ...(t.sums ?? [])]);
+    const flowUses = (v: string) => all.some((c) => c.scope === 'flow' && (uses(c.from, v) || uses(c.rollupFrom ?? '', v)));
     const seg = (t: Target, i: number) => `${t.name}${i}`;
     out.push(`/** ${doc} */`);
     out.push(`export function ${fn}(b: EnrichedFlowBatch, src: SourceCoordinates): ${ret} {`);
@@ -196,12 +220,13 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
       out.push('  for (let k = 0; k < eps.length; k++) {');
       if (epRuns.some(({ r }) => r.scope === 'local')) out.push('    const l = eps[k]!;');
       if (epRuns.some(({ r }) => r.scope === 'remote')) out.push('    const r = eps[k]!;');
-      for (const { t, r, i } of epRuns) out.push(`    ${seg(t, i)}[k] = ${segment(r)};`);
+      for (const { t, r, i } of epRuns) out.push(`    ${seg(t, i)}[k] = ${segment(r, t)};`);
       out.push('  }');
     }
     for (const t of targets) {
       t.runs.forEach((r, i) => {
-        if (r.scope === 'batch') out.push(`  const ${seg(t, i)} = ${segment(r)};`);
+        if (r.scope === 'batch') out.push(`  const ${seg(t, i)} = ${segment(r, t)};`);
+        if (t.sums && isDest(r)) out.push(`  const ${seg(t, i)}Empty = ${segment(r, t, true)};`);
       });
     }
     if (!all.some((c) => c.scope === 'batch' && uses(c.from, 'src'))) out.push('  void src;');
@@ -213,7 +238,16 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
       out.push('    return v;');
       out.push('  };');
     }
-    for (const t of targets) out.push(`  const ${t.name}Lines = new Array<string>(b.flows.length + 1);`);
+    for (const t of targets) {
+      if (t.sums) {
+        out.push(`  // ${t.name}: key -> [${t.sums.map((c) => c.name).join(', ')}, flows]`);
+        const tuple = `[${new Array(t.sums.length + 1).fill('number').join(', ')}]`;
+        out.push(`  const ${t.name}Folded = new Map<string, ${tuple}>();`);
+        out.push(`  const ${t.name}Lines: string[] = [];`);
+        const sums = [...t.sums.map((_, k) => `\${a[${k}]}`), `\${a[${t.sums.length}]}`].join(fmt.sep);
+        out.push(`  const ${t.name}Line = (key: string, a: ${tuple}) => \`\${key}${fmt.sep}${sums}${fmt.close}\`;`);
+      } else out.push(`  const ${t.name}Lines = new Array<string>(b.flows.length + 1);`);
+    }
     out.push('  for (let i = 0; i < b.flows.length; i++) {');
     out.push('    const f = b.flows[i]!;');
     out.push('    if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);');
@@ -222,25 +256,47 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
     for (const t of targets) {
       const parts = t.runs.map((r, i) => {
         if (r.scope === 'batch') return `\${${seg(t, i)}}`;
-        if (r.scope === 'local') return `\${${seg(t, i)}[f.local]}`;
-        if (r.scope === 'remote') return `\${${seg(t, i)}[f.remote]}`;
-        return piece(fmt, r.cols[0]!, r.cols[0]!.from, true);
+        const v = r.scope === 'local' ? `${seg(t, i)}[f.local]` : r.scope === 'remote' ? `${seg(t, i)}[f.remote]` : undefined;
+        if (t.sums && isDest(r)) {
+          const c = r.cols[0]!;
+          return `\${dest ? ${v ?? `\`${piece(fmt, c, value(c, t), true)}\``} : ${seg(t, i)}Empty}`;
+        }
+        if (v) return `\${${v}}`;
+        return piece(fmt, r.cols[0]!, value(r.cols[0]!, t), true);
       });
-      out.push(`    ${t.name}Lines[i] = \`${fmt.open}${parts.join(fmt.sep)}${fmt.close}\`;`);
+      if (!t.sums) {
+        out.push(`    ${t.name}Lines[i] = \`${fmt.open}${parts.join(fmt.sep)}${fmt.close}\`;`);
+        continue;
+      }
+      // A sum that would pass 2^53 (exact in a double) closes the row: the next one starts at 0.
+      const n = t.sums.length;
+      out.push('    const dest = isDestinationRow(f.role, f.class);');
+      out.push(`    const key = \`${fmt.open}${parts.join(fmt.sep)}\`;`);
+      out.push(`    let a = ${t.name}Folded.get(key);`);
+      out.push(`    if (a === undefined) ${t.name}Folded.set(key, (a = [${new Array(n + 1).fill('0').join(', ')}]));`);
+      out.push(`    else if (${t.sums.map((c, k) => `a[${k}] + ${c.from} > Number.MAX_SAFE_INTEGER`).join(' || ')}) {`);
+      out.push(`      ${t.name}Lines.push(${t.name}Line(key, a));`);
+      out.push('      a.fill(0);');
+      out.push('    }');
+      t.sums.forEach((c, k) => out.push(`    a[${k}] += ${c.from};`));
+      out.push(`    a[${n}]++;`);
     }
     out.push('  }');
-    for (const t of targets) out.push(`  ${t.name}Lines[b.flows.length] = '';`);
+    for (const t of targets) {
+      if (t.sums) out.push(`  for (const [key, a] of ${t.name}Folded) ${t.name}Lines.push(${t.name}Line(key, a));`, `  ${t.name}Lines.push('');`);
+      else out.push(`  ${t.name}Lines[b.flows.length] = '';`);
+    }
     out.push(`  return ${result};`);
     out.push('}', '');
   };
   const flows: Target = { name: 'flows', runs: runs(cols) };
-  const roll: Target = { name: 'rollup', runs: runs(rollup) };
-  const block = (t: Target) => `{ body: ${t.name}Lines.join('\\n'), rows: b.flows.length }`;
+  const roll: Target = { name: 'rollup', runs: runs(rollup.filter((c) => c.rollupAs !== 'sum')), sums: rollup.filter((c) => c.rollupAs === 'sum') };
+  const block = (t: Target) => `{ body: ${t.name}Lines.join('\\n'), rows: ${t.sums ? `${t.name}Lines.length - 1` : 'b.flows.length'} }`;
   emit('encodeFlowRows', [flows], `The flows rows of one flows.enriched.v1 message (${format}, FLOW_COLUMNS order).`, 'RowBlock', block(flows));
   emit(
     'encodeRows',
     [flows, roll],
-    'The flows rows of one message and the same flows as rollup_input rows (ROLLUP_COLUMNS order), in one pass.',
+    'The flows rows of one message, and its rollup_input rows folded (ROLLUP_INSERT_COLUMNS order), in one pass.',
     '{ flows: RowBlock; rollup: RowBlock }',
     `{ flows: ${block(flows)}, rollup: ${block(roll)} }`,
   );

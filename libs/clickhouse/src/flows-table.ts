@@ -31,6 +31,17 @@ export interface FlowColumn {
   symbol?: boolean;
   /** Also a column of rollup_input (what the hourly rollups aggregate). */
   rollup?: boolean;
+  /**
+   * How the sink's encoder folds a message's flows into fewer rollup_input rows (one per distinct
+   * value of the other rollup columns, with `flows` the number of flows folded): 'sum' adds the
+   * values up; 'destination' is kept on destination rows only (isDestinationRow) and written as its
+   * type's empty value on the others. Unset: a grouping column.
+   */
+  rollupAs?: 'sum' | 'destination';
+  /** The value fed to rollup_input when it differs from `from` (the time, to the hour). */
+  rollupFrom?: string;
+  /** A DEFAULT expression in the DDL. */
+  default?: string;
   doc?: string;
 }
 
@@ -43,7 +54,16 @@ const ep = (side: 'local' | 'remote', field: string, extra: Partial<FlowColumn> 
 });
 
 export const FLOW_TABLE: readonly FlowColumn[] = [
-  { name: 'time', type: "DateTime('UTC')", codec: 'Delta, ZSTD', scope: 'flow', from: 'Math.floor(f.time / 1000)', rollup: true, doc: 'Start of the window, Unix seconds (UTC).' },
+  {
+    name: 'time',
+    type: "DateTime('UTC')",
+    codec: 'Delta, ZSTD',
+    scope: 'flow',
+    from: 'Math.floor(f.time / 1000)',
+    rollup: true,
+    rollupFrom: 'Math.floor(f.time / 3_600_000) * 3600',
+    doc: 'Start of the window, Unix seconds (UTC). rollup_input gets its hour: every rollup is by hour or by day.',
+  },
   { name: 'cluster', type: 'String', scope: 'batch', from: 'b.cluster', rollup: true },
   { name: 'node', type: 'String', scope: 'batch', from: 'b.node', doc: 'Node whose agent reported the flow.' },
   { name: 'conntrack_id', type: 'UInt64', scope: 'flow', from: 'f.conntrack_id' },
@@ -60,8 +80,8 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   ep('local', 'zone'),
   ep('local', 'region', { rollup: true }),
   { name: 'local_labels', type: 'Map(String, String)', scope: 'local', from: 'l.labels', rollup: true, doc: "Chargeback labels (TOLLGATE_CHARGEBACK_LABELS) of the local pod, per key its own or its namespace's." },
-  { name: 'remote_ip', type: 'IPv6', scope: 'flow', from: 'ip(f.remote_ip)', rollup: true },
-  { name: 'remote_port', type: 'UInt16', scope: 'flow', from: 'f.remote_port', rollup: true },
+  { name: 'remote_ip', type: 'IPv6', scope: 'flow', from: 'ip(f.remote_ip)', rollup: true, rollupAs: 'destination' },
+  { name: 'remote_port', type: 'UInt16', scope: 'flow', from: 'f.remote_port', rollup: true, rollupAs: 'destination' },
   ep('remote', 'kind', { symbol: true }),
   ep('remote', 'namespace'),
   ep('remote', 'workload_kind'),
@@ -70,9 +90,9 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   ep('remote', 'node'),
   ep('remote', 'zone'),
   ep('remote', 'region'),
-  ep('remote', 'country', { rollup: true }),
-  { name: 'remote_asn', type: 'UInt32', scope: 'remote', from: 'r.asn', rollup: true },
-  ep('remote', 'as_org', { rollup: true }),
+  ep('remote', 'country', { rollup: true, rollupAs: 'destination' }),
+  { name: 'remote_asn', type: 'UInt32', scope: 'remote', from: 'r.asn', rollup: true, rollupAs: 'destination' },
+  ep('remote', 'as_org', { rollup: true, rollupAs: 'destination' }),
   { name: 'class', type: 'String', scope: 'flow', from: 'lowerClass(f.class)', symbol: true, rollup: true, doc: "Lowercase traffic class: 'cross_zone', 'internet', ..." },
   {
     name: 'priced_as',
@@ -88,10 +108,10 @@ export const FLOW_TABLE: readonly FlowColumn[] = [
   { name: 'cloud_service_region', type: 'String', scope: 'flow', from: "f.class === 'CLOUD_SERVICE' ? r.region : ''" },
   { name: 'service', type: 'String', scope: 'flow', from: 'f.service', doc: "`namespace/name` of the Kubernetes Service the initiator addressed (its ClusterIP, DNAT'd by kube-proxy to the responder); empty otherwise." },
   { name: 'nat_gateway', type: 'Bool', scope: 'flow', from: 'f.nat_gateway', rollup: true },
-  { name: 'egress_bytes', type: 'UInt64', scope: 'flow', from: 'f.egress_bytes', rollup: true },
-  { name: 'ingress_bytes', type: 'UInt64', scope: 'flow', from: 'f.ingress_bytes', rollup: true },
-  { name: 'egress_packets', type: 'UInt64', scope: 'flow', from: 'f.egress_packets', rollup: true },
-  { name: 'ingress_packets', type: 'UInt64', scope: 'flow', from: 'f.ingress_packets', rollup: true },
+  { name: 'egress_bytes', type: 'UInt64', scope: 'flow', from: 'f.egress_bytes', rollup: true, rollupAs: 'sum' },
+  { name: 'ingress_bytes', type: 'UInt64', scope: 'flow', from: 'f.ingress_bytes', rollup: true, rollupAs: 'sum' },
+  { name: 'egress_packets', type: 'UInt64', scope: 'flow', from: 'f.egress_packets', rollup: true, rollupAs: 'sum' },
+  { name: 'ingress_packets', type: 'UInt64', scope: 'flow', from: 'f.ingress_packets', rollup: true, rollupAs: 'sum' },
   { name: 'src_topic', type: 'String', scope: 'batch', from: 'src.topic', doc: 'Kafka coordinates of the flows.enriched.v1 message the row came from.' },
   { name: 'src_partition', type: 'UInt32', scope: 'batch', from: 'src.partition' },
   { name: 'src_offset', type: 'UInt64', scope: 'batch', from: 'src.offset' },
@@ -115,13 +135,31 @@ export function tsType(chType: string): 'string' | 'number' | 'boolean' | 'Recor
 }
 
 /** One column of a CREATE TABLE / ADD COLUMN, as the migrations write it. */
-export function columnDdl(c: Pick<FlowColumn, 'name' | 'type' | 'codec'>): string {
-  return `${c.name} ${c.type}${c.codec ? ` CODEC(${c.codec})` : ''}`;
+export function columnDdl(c: Pick<FlowColumn, 'name' | 'type' | 'codec' | 'default'>): string {
+  return `${c.name} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}${c.codec ? ` CODEC(${c.codec})` : ''}`;
 }
 
-/** rollup_input's columns: the rollup subset, without codecs (a Null table stores nothing). */
+/**
+ * rollup_input's weight: how many flows a row stands for (the sink folds a message's flows with
+ * the same rollup values into one row; the views sum it where they counted rows). DEFAULT 1: a
+ * row fed without it (INSERT ... SELECT from flows) is one flow.
+ */
+export const ROLLUP_WEIGHT: FlowColumn = { name: 'flows', type: 'UInt64', default: '1', scope: 'batch', from: '1', doc: 'Flows this rollup_input row stands for.' };
+
+/** rollup_input's columns: the rollup subset, without codecs (a Null table stores nothing), and the weight. */
 export function rollupColumns(table: readonly FlowColumn[] = FLOW_TABLE): FlowColumn[] {
-  return table.filter((c) => c.rollup).map(({ codec: _codec, ...c }) => c);
+  return [...table.filter((c) => c.rollup).map(({ codec: _codec, ...c }) => c), ROLLUP_WEIGHT];
+}
+
+/**
+ * Whether a flow is a destination row: opened by the workload (INITIATOR) to an external class.
+ * The same predicate as the WHERE of the views that read the remote columns of rollup_input
+ * (destinations_hourly_mv, destination_keys_daily_mv: infra/clickhouse/0058_rollup_weight.sql);
+ * the sink leaves those columns empty on the other rows, which no view reads them on. The
+ * rollup-feed test (rollup-feed.test.ts) stores both feeds and compares every rollup.
+ */
+export function isDestinationRow(role: string, cls: string): boolean {
+  return role === 'INITIATOR' && (cls === 'INTERNET' || cls === 'PRIVATE' || cls === 'DIRECT' || cls === 'CLOUD_SERVICE');
 }
 
 // Helpers the generated expressions call.

@@ -37,7 +37,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '@tollgate/log';
 import { errorMessage, isPermanent, PermanentError, retry } from '@tollgate/pipeline';
 import { chunkToken, tokenLiteral } from './chunks.ts';
-import { FLOW_COLUMNS, ROLLUP_COLUMNS, ROW_FORMAT, type RowBlock } from './rows.ts';
+import { FLOW_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, type RowBlock } from './rows.ts';
 import type { InsertFormat } from './text-format.ts';
 
 export type { InsertFormat } from './text-format.ts';
@@ -56,7 +56,7 @@ export interface IngestItem {
   /** Months since 1970 of its rows (a chunk never spans two). */
   month: number;
   flows: RowBlock;
-  /** The same flows as rollup_input rows (step 3). */
+  /** The same flows as rollup_input rows (step 3), ROLLUP_INSERT_COLUMNS order: folded (encodeRows) or one per flow (rollupBlock). */
   rollup: RowBlock;
 }
 
@@ -236,7 +236,7 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
   const insert = async (table: 'flows' | 'rollup_input', blocks: readonly RowBlock[], token: string) => {
     tokenLiteral(token);
     const body = blocks.length === 1 ? blocks[0]!.body : blocks.map((b) => b.body).join('');
-    const columns = table === 'flows' ? FLOW_COLUMNS : ROLLUP_COLUMNS;
+    const columns = table === 'flows' ? FLOW_COLUMNS : ROLLUP_INSERT_COLUMNS;
     await withRetry(table, async () => {
       try {
         await store.rawInsert(`${store.database}.${table}`, columns, body, insertSettings(token), ROW_FORMAT);

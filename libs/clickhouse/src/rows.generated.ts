@@ -1,7 +1,7 @@
 // Generated from libs/clickhouse/src/flows-table.ts by libs/clickhouse/src/codegen.ts (npm run schemas:gen). Do not edit.
 import { PermanentError } from '@tollgate/pipeline';
 import type { EnrichedFlowBatch } from '@tollgate/schema';
-import { ip, lowerClass, pricedAs } from './flows-table.ts';
+import { ip, isDestinationRow, lowerClass, pricedAs } from './flows-table.ts';
 import { tsvString, mapText } from './text-format.ts';
 
 /** The format of every RowBlock (the insert names it). */
@@ -22,7 +22,7 @@ export interface RowBlock {
 
 /** One row of the `flows` table. */
 export interface FlowRow {
-  /** DateTime('UTC'): Math.floor(f.time / 1000). Start of the window, Unix seconds (UTC). */
+  /** DateTime('UTC'): Math.floor(f.time / 1000). Start of the window, Unix seconds (UTC). rollup_input gets its hour: every rollup is by hour or by day. */
   time: number;
   /** String: b.cluster */
   cluster: string;
@@ -122,6 +122,9 @@ export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protoco
 /** The columns of rollup_input, which feeds the hourly rollups. */
 export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
+/** Column order of a rollup_input insert: the grouping columns, the sums, the weight (`flows`). */
+export const ROLLUP_INSERT_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'flows'] as const;
+
 function outside(i: number, n: number): PermanentError {
   return new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${n}`);
 }
@@ -189,9 +192,9 @@ export function formatFlowRow(r: FlowRow): string {
   return `${r.time}\t${tsvString(r.cluster)}\t${tsvString(r.node)}\t${r.conntrack_id}\t${r.protocol}\t${tsvString(r.family)}\t${tsvString(r.role)}\t${tsvString(r.local_ip)}\t${r.local_port}\t${tsvString(r.local_kind)}\t${tsvString(r.local_namespace)}\t${tsvString(r.local_workload_kind)}\t${tsvString(r.local_workload)}\t${tsvString(r.local_pod)}\t${tsvString(r.local_zone)}\t${tsvString(r.local_region)}\t${mapText(r.local_labels)}\t${tsvString(r.remote_ip)}\t${r.remote_port}\t${tsvString(r.remote_kind)}\t${tsvString(r.remote_namespace)}\t${tsvString(r.remote_workload_kind)}\t${tsvString(r.remote_workload)}\t${tsvString(r.remote_pod)}\t${tsvString(r.remote_node)}\t${tsvString(r.remote_zone)}\t${tsvString(r.remote_region)}\t${tsvString(r.remote_country)}\t${r.remote_asn}\t${tsvString(r.remote_as_org)}\t${tsvString(r.class)}\t${tsvString(r.priced_as)}\t${tsvString(r.cloud)}\t${tsvString(r.cloud_service)}\t${tsvString(r.cloud_service_region)}\t${tsvString(r.service)}\t${r.nat_gateway}\t${r.egress_bytes}\t${r.ingress_bytes}\t${r.egress_packets}\t${r.ingress_packets}\t${tsvString(r.src_topic)}\t${r.src_partition}\t${r.src_offset}\t${tsvString(r.src_agent_id)}\t${r.src_seq}`;
 }
 
-/** A flows row as one rollup_input TabSeparated line (ROLLUP_COLUMNS order, no newline). */
+/** A flows row as one rollup_input TabSeparated line of weight 1 (ROLLUP_INSERT_COLUMNS order, no newline). */
 export function formatRollupRow(r: FlowRow): string {
-  return `${r.time}\t${tsvString(r.cluster)}\t${tsvString(r.role)}\t${tsvString(r.local_namespace)}\t${tsvString(r.local_workload_kind)}\t${tsvString(r.local_workload)}\t${tsvString(r.local_region)}\t${mapText(r.local_labels)}\t${tsvString(r.remote_ip)}\t${r.remote_port}\t${tsvString(r.remote_country)}\t${r.remote_asn}\t${tsvString(r.remote_as_org)}\t${tsvString(r.class)}\t${tsvString(r.priced_as)}\t${tsvString(r.cloud)}\t${r.nat_gateway}\t${r.egress_bytes}\t${r.ingress_bytes}\t${r.egress_packets}\t${r.ingress_packets}`;
+  return `${r.time}\t${tsvString(r.cluster)}\t${tsvString(r.role)}\t${tsvString(r.local_namespace)}\t${tsvString(r.local_workload_kind)}\t${tsvString(r.local_workload)}\t${tsvString(r.local_region)}\t${mapText(r.local_labels)}\t${tsvString(r.remote_ip)}\t${r.remote_port}\t${tsvString(r.remote_country)}\t${r.remote_asn}\t${tsvString(r.remote_as_org)}\t${tsvString(r.class)}\t${tsvString(r.priced_as)}\t${tsvString(r.cloud)}\t${r.nat_gateway}\t${r.egress_bytes}\t${r.ingress_bytes}\t${r.egress_packets}\t${r.ingress_packets}\t1`;
 }
 
 /** The flows rows of one flows.enriched.v1 message (TabSeparated, FLOW_COLUMNS order). */
@@ -199,15 +202,17 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
   const eps = b.endpoints;
   const flows8 = new Array<string>(eps.length);
   const flows11 = new Array<string>(eps.length);
+  const flows12 = new Array<string>(eps.length);
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
     flows8[k] = `${tsvString(l.kind)}\t${tsvString(l.namespace)}\t${tsvString(l.workload_kind)}\t${tsvString(l.workload)}\t${tsvString(l.pod)}\t${tsvString(l.zone)}\t${tsvString(l.region)}\t${mapText(l.labels)}`;
-    flows11[k] = `${tsvString(r.kind)}\t${tsvString(r.namespace)}\t${tsvString(r.workload_kind)}\t${tsvString(r.workload)}\t${tsvString(r.pod)}\t${tsvString(r.node)}\t${tsvString(r.zone)}\t${tsvString(r.region)}\t${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
+    flows11[k] = `${tsvString(r.kind)}\t${tsvString(r.namespace)}\t${tsvString(r.workload_kind)}\t${tsvString(r.workload)}\t${tsvString(r.pod)}\t${tsvString(r.node)}\t${tsvString(r.zone)}\t${tsvString(r.region)}`;
+    flows12[k] = `${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
   }
   const flows1 = `${tsvString(b.cluster)}\t${tsvString(b.node)}`;
-  const flows14 = `${tsvString(b.cloud)}`;
-  const flows23 = `${tsvString(src.topic)}\t${src.partition}\t${src.offset}\t${tsvString(b.source.agent_id)}\t${b.source.seq}`;
+  const flows15 = `${tsvString(b.cloud)}`;
+  const flows24 = `${tsvString(src.topic)}\t${src.partition}\t${src.offset}\t${tsvString(b.source.agent_id)}\t${b.source.seq}`;
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
@@ -220,31 +225,36 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
     const l = eps[f.local]!;
     const r = eps[f.remote]!;
-    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows14}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows23}`;
+    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${flows12[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows15}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows24}`;
   }
   flowsLines[b.flows.length] = '';
   return { body: flowsLines.join('\n'), rows: b.flows.length };
 }
 
-/** The flows rows of one message and the same flows as rollup_input rows (ROLLUP_COLUMNS order), in one pass. */
+/** The flows rows of one message, and its rollup_input rows folded (ROLLUP_INSERT_COLUMNS order), in one pass. */
 export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flows: RowBlock; rollup: RowBlock } {
   const eps = b.endpoints;
   const flows8 = new Array<string>(eps.length);
   const flows11 = new Array<string>(eps.length);
+  const flows12 = new Array<string>(eps.length);
   const rollup3 = new Array<string>(eps.length);
   const rollup6 = new Array<string>(eps.length);
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
     flows8[k] = `${tsvString(l.kind)}\t${tsvString(l.namespace)}\t${tsvString(l.workload_kind)}\t${tsvString(l.workload)}\t${tsvString(l.pod)}\t${tsvString(l.zone)}\t${tsvString(l.region)}\t${mapText(l.labels)}`;
-    flows11[k] = `${tsvString(r.kind)}\t${tsvString(r.namespace)}\t${tsvString(r.workload_kind)}\t${tsvString(r.workload)}\t${tsvString(r.pod)}\t${tsvString(r.node)}\t${tsvString(r.zone)}\t${tsvString(r.region)}\t${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
+    flows11[k] = `${tsvString(r.kind)}\t${tsvString(r.namespace)}\t${tsvString(r.workload_kind)}\t${tsvString(r.workload)}\t${tsvString(r.pod)}\t${tsvString(r.node)}\t${tsvString(r.zone)}\t${tsvString(r.region)}`;
+    flows12[k] = `${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
     rollup3[k] = `${tsvString(l.namespace)}\t${tsvString(l.workload_kind)}\t${tsvString(l.workload)}\t${tsvString(l.region)}\t${mapText(l.labels)}`;
     rollup6[k] = `${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
   }
   const flows1 = `${tsvString(b.cluster)}\t${tsvString(b.node)}`;
-  const flows14 = `${tsvString(b.cloud)}`;
-  const flows23 = `${tsvString(src.topic)}\t${src.partition}\t${src.offset}\t${tsvString(b.source.agent_id)}\t${b.source.seq}`;
+  const flows15 = `${tsvString(b.cloud)}`;
+  const flows24 = `${tsvString(src.topic)}\t${src.partition}\t${src.offset}\t${tsvString(b.source.agent_id)}\t${b.source.seq}`;
   const rollup1 = `${tsvString(b.cluster)}`;
+  const rollup4Empty = `${tsvString('::')}`;
+  const rollup5Empty = `${0}`;
+  const rollup6Empty = `${tsvString('')}\t${0}\t${tsvString('')}`;
   const rollup9 = `${tsvString(b.cloud)}`;
   const strings = new Map<string, string>();
   const q = (s: string): string => {
@@ -253,16 +263,32 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     return v;
   };
   const flowsLines = new Array<string>(b.flows.length + 1);
-  const rollupLines = new Array<string>(b.flows.length + 1);
+  // rollup: key -> [egress_bytes, ingress_bytes, egress_packets, ingress_packets, flows]
+  const rollupFolded = new Map<string, [number, number, number, number, number]>();
+  const rollupLines: string[] = [];
+  const rollupLine = (key: string, a: [number, number, number, number, number]) => `${key}\t${a[0]}\t${a[1]}\t${a[2]}\t${a[3]}\t${a[4]}`;
   for (let i = 0; i < b.flows.length; i++) {
     const f = b.flows[i]!;
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
     const l = eps[f.local]!;
     const r = eps[f.remote]!;
-    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows14}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows23}`;
-    rollupLines[i] = `${Math.floor(f.time / 1000)}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${rollup6[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}`;
+    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${flows12[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows15}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows24}`;
+    const dest = isDestinationRow(f.role, f.class);
+    const key = `${Math.floor(f.time / 3_600_000) * 3600}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${dest ? `${q(ip(f.remote_ip))}` : rollup4Empty}\t${dest ? `${f.remote_port}` : rollup5Empty}\t${dest ? rollup6[f.remote] : rollup6Empty}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${f.nat_gateway}`;
+    let a = rollupFolded.get(key);
+    if (a === undefined) rollupFolded.set(key, (a = [0, 0, 0, 0, 0]));
+    else if (a[0] + f.egress_bytes > Number.MAX_SAFE_INTEGER || a[1] + f.ingress_bytes > Number.MAX_SAFE_INTEGER || a[2] + f.egress_packets > Number.MAX_SAFE_INTEGER || a[3] + f.ingress_packets > Number.MAX_SAFE_INTEGER) {
+      rollupLines.push(rollupLine(key, a));
+      a.fill(0);
+    }
+    a[0] += f.egress_bytes;
+    a[1] += f.ingress_bytes;
+    a[2] += f.egress_packets;
+    a[3] += f.ingress_packets;
+    a[4]++;
   }
   flowsLines[b.flows.length] = '';
-  rollupLines[b.flows.length] = '';
-  return { flows: { body: flowsLines.join('\n'), rows: b.flows.length }, rollup: { body: rollupLines.join('\n'), rows: b.flows.length } };
+  for (const [key, a] of rollupFolded) rollupLines.push(rollupLine(key, a));
+  rollupLines.push('');
+  return { flows: { body: flowsLines.join('\n'), rows: b.flows.length }, rollup: { body: rollupLines.join('\n'), rows: rollupLines.length - 1 } };
 }

@@ -3,7 +3,7 @@
 // format codegen.ts names (ROW_FORMAT).
 import { FLOW_COLUMNS, formatFlowRow, formatRollupRow, type FlowRow, type RowBlock } from './rows.generated.ts';
 
-export { FLOW_COLUMNS, ROLLUP_COLUMNS, ROW_FORMAT, encodeFlowRows, encodeRows, formatFlowRow, formatRollupRow, toFlowRows } from './rows.generated.ts';
+export { FLOW_COLUMNS, ROLLUP_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, encodeFlowRows, encodeRows, formatFlowRow, formatRollupRow, toFlowRows } from './rows.generated.ts';
 export type { FlowRow, RowBlock, SourceCoordinates } from './rows.generated.ts';
 
 /** One row as an array in FLOW_COLUMNS order (the values a JSON format carries). */
@@ -18,7 +18,7 @@ export function rowBlock(rows: readonly FlowRow[]): RowBlock {
   return { body, rows: rows.length };
 }
 
-/** Hand-made rows as rollup_input rows (ROLLUP_COLUMNS order). */
+/** Hand-made rows as rollup_input rows, one per flow (weight 1, ROLLUP_INSERT_COLUMNS order). */
 export function rollupBlock(rows: readonly FlowRow[]): RowBlock {
   let body = '';
   for (const r of rows) body += `${formatRollupRow(r)}\n`;

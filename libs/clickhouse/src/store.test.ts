@@ -10,7 +10,7 @@ import { createLogger } from '@tollgate/log';
 import { openStore, type Store } from './store.ts';
 import { flowRow, GiB, hourAgo, MiB } from './testing.ts';
 import { fromViews } from '@tollgate/schema';
-import { encodeFlowRows, encodeRows, rollupBlock, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
+import { encodeFlowRows, encodeRows, formatRollupRow, rollupBlock, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
 import { FLOW_TABLE, rollupColumns } from './flows-table.ts';
 
 const logger = createLogger('silent');
@@ -286,7 +286,7 @@ test('anomalies: mining port, new country and ASN after a baseline, a trickle ba
   );
 });
 
-test('encodeRows (the sink hot path) and encodeFlowRows write exactly what rowBlock / rollupBlock of toFlowRows() write', () => {
+test('encodeRows (the sink hot path) and encodeFlowRows write exactly what rowBlock of toFlowRows() writes; encodeRows folds the rollup_input rows', () => {
   const views = [1, 2, 3].map((i) => ({
     time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
     local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} },
@@ -297,12 +297,28 @@ test('encodeRows (the sink hot path) and encodeFlowRows write exactly what rowBl
     egress_bytes: i === 2 ? 2 ** 40 + 7 : 1000 * i, ingress_bytes: i === 1 ? 0 : 10 * i, egress_packets: i, ingress_packets: i === 3 ? 9_007_199_254_740_991 : i,
   }));
   views[0]!.conntrack_id = 4_294_967_295;
+  // 4: flow 1 again, later in the hour, from another local port: its rollup values are flow 1's.
+  const [v1, v2] = views as [(typeof views)[0], (typeof views)[0]];
+  views.push({ ...v1, time: v1.time + 1_800_000, conntrack_id: 4, local: { ...v1.local, port: 40004 }, egress_bytes: 2 ** 52, ingress_bytes: 44, egress_packets: 4, ingress_packets: 4 });
+  // 5: an answer to a client (RESPONDER): not a destination row.
+  views.push({ ...v2, conntrack_id: 5, role: 'RESPONDER' as 'INITIATOR', remote: { ...v2.remote, ip: '2001:db8::5', port: 51000 } });
   const batch = fromViews({ cluster: 'c', node: 'n1', window_start: 1_700_000_000_000, window_end: 1_700_000_003_600_000, source: { agent_id: 'a', seq: 1, topic: 'flows.raw.v1', partition: 0, offset: 9 } }, views);
   assert.equal(batch.endpoints.length, 4, 'endpoints are listed once');
   const src = { topic: 'flows.enriched.v1', partition: 2, offset: 77 };
   assert.deepEqual(encodeFlowRows(batch, src), rowBlock(toFlowRows(batch, src)));
-  assert.deepEqual(encodeRows(batch, src), { flows: rowBlock(toFlowRows(batch, src)), rollup: rollupBlock(toFlowRows(batch, src)) });
-  assert.equal(encodeFlowRows(batch, src).rows, 3);
+  const rows = toFlowRows(batch, src);
+  const enc = encodeRows(batch, src);
+  assert.deepEqual(enc.flows, rowBlock(rows));
+  // rollup_input: one row per distinct rollup value (the time to the hour, the remote columns
+  // only on destination rows), bytes and packets summed, the weight last. Flows 1 and 4 fold; 5
+  // (RESPONDER) keeps no remote value.
+  const line = (r: FlowRow, n: number) => formatRollupRow({ ...r, time: Math.floor(r.time / 3600) * 3600 }).replace(/\t1$/, `\t${n}`);
+  const [r1, r2, r3, r4, r5] = rows as [FlowRow, FlowRow, FlowRow, FlowRow, FlowRow];
+  const sum = { egress_bytes: r1.egress_bytes + r4.egress_bytes, ingress_bytes: r1.ingress_bytes + r4.ingress_bytes, egress_packets: r1.egress_packets + r4.egress_packets, ingress_packets: r1.ingress_packets + r4.ingress_packets };
+  const blank = { remote_ip: '::', remote_port: 0, remote_country: '', remote_asn: 0, remote_as_org: '' };
+  assert.deepEqual(enc.rollup, { body: `${[line({ ...r1, ...sum }, 2), line(r2, 1), line(r3, 1), line({ ...r5, ...blank }, 1)].join('\n')}\n`, rows: 4 });
+  assert.equal(rollupBlock(rows).rows, 5);
+  assert.equal(encodeFlowRows(batch, src).rows, 5);
   assert.equal(toFlowRows(batch, src)[2]!.cloud_service, 'S3');
   assert.throws(() => encodeFlowRows({ ...batch, flows: [{ ...batch.flows[0]!, remote: 9 }] }, src), /outside the batch/);
 });

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createLogger } from '@tollgate/log';
 import { Family, fromViews, SchemaRegistry, type EndpointView, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
 import { loadRowsModule } from './codegen.ts';
-import { FLOW_TABLE, tsType } from './flows-table.ts';
-import { FLOW_COLUMNS, ROLLUP_COLUMNS, ROW_FORMAT, toFlowRows, type FlowRow } from './rows.ts';
+import { FLOW_TABLE, isDestinationRow, tsType } from './flows-table.ts';
+import { FLOW_COLUMNS, ROLLUP_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, toFlowRows, type FlowRow } from './rows.ts';
 import type { Store } from './store.ts';
 import { embeddedStores, flowRow, hourAgo } from './testing.ts';
 import { csvString, mapText, quoted, tsvString } from './text-format.ts';
@@ -127,12 +127,23 @@ for (const format of ['TabSeparated', 'CSV', 'JSONCompactEachRow'] as const) {
     const enc = m.encodeRows(batch, src);
     const settings = { insert_deduplicate: 0 };
     await s.rawInsert(`${db}.flows`, FLOW_COLUMNS, enc.flows.body, settings, format);
-    await s.rawInsert(`${db}.rollup_copy`, ROLLUP_COLUMNS, enc.rollup.body, settings, format);
+    await s.rawInsert(`${db}.rollup_copy`, ROLLUP_INSERT_COLUMNS, enc.rollup.body, settings, format);
     // The truth: the row builder's objects (no text format in between), with the engine's textual addresses.
     const want = toFlowRows(batch, src).map((r) => ({ ...r, local_ip: '2001:db8::a', remote_ip: r.remote_ip === '::' ? '::' : 'fe80::1' }));
     for (const h of HOSTILE) assert.ok(want.some((r) => r.local_namespace === h && r.local_labels[h] === h && r.service === h), `the message holds ${JSON.stringify(h.slice(0, 40))}`);
     assert.deepEqual(await readBack(s, 'flows', FLOW_COLUMNS, 'conntrack_id DESC'), want.map((r) => pick(r, FLOW_COLUMNS)));
-    assert.deepEqual(await readBack(s, 'rollup_copy', ROLLUP_COLUMNS, 'egress_bytes DESC'), want.map((r) => pick(r, ROLLUP_COLUMNS)));
+    // rollup_input: no two flows share their rollup values here (nothing folds); the time to the
+    // hour, the remote columns empty but on destination rows, one flow each.
+    const folded = want.map((r) => ({
+      ...r,
+      time: Math.floor(r.time / 3600) * 3600,
+      ...(isDestinationRow(r.role, r.class.toUpperCase()) ? {} : { remote_ip: '::', remote_port: 0, remote_country: '', remote_asn: 0, remote_as_org: '' }),
+    }));
+    assert.equal(enc.rollup.rows, want.length);
+    assert.deepEqual(
+      await readBack(s, 'rollup_copy', [...ROLLUP_COLUMNS, 'flows'], 'egress_bytes DESC'),
+      folded.map((r) => ({ ...pick(r, ROLLUP_COLUMNS), flows: 1 })),
+    );
     // Hand-made rows (every String column hostile, symbols too) through the row builder.
     const rows = hostileRows(time);
     await s.rawInsert(`${db}.flows_copy`, FLOW_COLUMNS, rows.map((r) => `${m.formatFlowRow(r)}\n`).join(''), settings, format);
