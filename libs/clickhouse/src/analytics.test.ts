@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@tollgate/log';
 import { openStore, type Store } from './store.ts';
-import { budgetOverruns, budgetStatus, clientQuery, costByLabel } from './reports.ts';
+import { budgetOverruns, budgetStatus, clientQuery, costByLabel, topDestinations } from './reports.ts';
 import { flowRow, GiB, hourAgo } from './testing.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-ch-analytics-'));
@@ -196,4 +196,36 @@ test('chargeback labels in the rollups: cost per label value equals bytes x pric
   await s.client.command({ query: 'ALTER TABLE lab.schema_migrations DELETE WHERE version >= 53 SETTINGS mutations_sync = 2' });
   await s.migrate();
   await check();
+});
+
+test('top destinations per workload: external ones by country and ASN, cloud services by service, in-cluster ones by the Service addressed; each byte once; answers to clients are not destinations', async () => {
+  const s = await store('top');
+  const t = hourAgo(3);
+  let off = 0;
+  const r = (p: Parameters<typeof flowRow>[0]) => flowRow({ time: t, src_offset: off++, ...p });
+  const MiB = 2 ** 20;
+  await s.insertFlows([
+    // shop/web: 5 MiB to SE (two flows, one destination), 3 MiB to S3 (AWS's country and ASN too), 2 MiB to Service data/db cross-zone.
+    r({ egress_bytes: 3 * MiB, remote_country: 'SE', remote_asn: 29518, remote_as_org: 'Bredband2', remote_ip: '81.2.69.1' }),
+    r({ egress_bytes: 2 * MiB, remote_country: 'SE', remote_asn: 29518, remote_as_org: 'Bredband2', remote_ip: '81.2.69.9' }),
+    r({ egress_bytes: 3 * MiB, class: 'cloud_service', priced_as: 'cloud_service', cloud_service: 'S3', cloud_service_region: 'us-east-1', remote_country: 'US', remote_asn: 16509, remote_as_org: 'AMAZON-02', remote_ip: '52.216.1.1' }),
+    r({ egress_bytes: 2 * MiB, class: 'cross_zone', priced_as: 'cross_zone', remote_kind: 'POD', remote_namespace: 'data', remote_workload: 'db', remote_country: '', remote_asn: 0, remote_as_org: '', remote_ip: '10.1.0.7', service: 'data/db' }),
+    // shop/web in-cluster to a pod IP, no Service: no destination listed (1 MiB).
+    r({ egress_bytes: MiB, class: 'same_zone', priced_as: 'same_zone', remote_kind: 'POD', remote_country: '', remote_asn: 0, remote_as_org: '', remote_ip: '10.1.0.8' }),
+    // data/db answering shop/web through the Service: a RESPONDER row, not a destination of data/db.
+    r({ local_namespace: 'data', local_workload: 'db', role: 'RESPONDER', egress_bytes: 7 * MiB, class: 'cross_zone', priced_as: 'cross_zone', remote_kind: 'POD', remote_country: '', remote_asn: 0, remote_as_org: '', remote_ip: '10.0.0.1', service: 'data/db' }),
+  ]);
+  const q = clientQuery(s.client);
+  const top = await topDestinations(q, `\`${s.database}\``, { from: (t - 3600) * 1000, to: (t + 3600) * 1000, perWorkload: 5 });
+  assert.deepEqual(
+    top.map((d) => [`${d.namespace}/${d.workload}`, d.class, d.country, d.asn, d.cloud_service, d.service, d.ip, d.egress_bytes, d.flows]),
+    [
+      ['shop/web', 'internet', 'SE', 29518, '', '', '81.2.69.1', 5 * MiB, 2],
+      ['shop/web', 'cloud_service', '', 0, 'S3', '', '', 3 * MiB, 1],
+      ['shop/web', 'cross_zone', '', 0, '', 'data/db', '', 2 * MiB, 1],
+    ],
+  );
+  // The world map's question (internet egress by country) is unchanged: S3 is not in it.
+  const countries = await rows<{ country: string; eb: string }>(s, `SELECT country, toString(sum(egress_bytes)) AS eb FROM ${s.database}.destinations_top_hourly WHERE class = 'internet' GROUP BY country`);
+  assert.deepEqual(countries, [{ country: 'SE', eb: String(5 * MiB) }]);
 });

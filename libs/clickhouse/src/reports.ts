@@ -290,19 +290,26 @@ export interface TopDestination {
   as_org: string;
   /** A sample remote IP. */
   ip: string;
+  /** The cloud service (S3, ...) of a cloud_service destination; else empty. */
+  cloud_service: string;
+  /** The Kubernetes Service (`namespace/name`) of an in-cluster destination the workload addressed by its Service; else empty. */
+  service: string;
   egress_bytes: number;
   ingress_bytes: number;
   flows: number;
 }
 
-/** The external destinations each workload opened, most egress first, `perWorkload` of them (by class, country and ASN). */
+/**
+ * The destinations each workload opened, most egress first, `perWorkload` of them: external ones
+ * by class, country and ASN, cloud services by service, in-cluster ones by the Service addressed.
+ */
 export async function topDestinations(q: QueryFn, db: string, opts: Period & { perWorkload?: number }): Promise<TopDestination[]> {
   const rows = await q<Record<string, Num>>(
-    `SELECT cluster, namespace, workload_kind, workload, class, country, asn, max(as_org) AS org, min(ip) AS sample_ip,
+    `SELECT cluster, namespace, workload_kind, workload, class, country, asn, cloud_service, service, max(as_org) AS org, min(ip) AS sample_ip,
             toString(sum(egress_bytes)) AS eb, toString(sum(ingress_bytes)) AS ib, toString(sum(flows)) AS n
      FROM ${db}.destinations_top_hourly WHERE ${HOUR_RANGE}
-     GROUP BY cluster, namespace, workload_kind, workload, class, country, asn
-     ORDER BY cluster, namespace, workload_kind, workload, sum(egress_bytes) DESC, class, country, asn
+     GROUP BY cluster, namespace, workload_kind, workload, class, country, asn, cloud_service, service
+     ORDER BY cluster, namespace, workload_kind, workload, sum(egress_bytes) DESC, class, country, asn, cloud_service, service
      LIMIT {per:UInt32} BY cluster, namespace, workload_kind, workload`,
     { ...period(opts), per: opts.perWorkload ?? 5 },
   );
@@ -316,6 +323,8 @@ export async function topDestinations(q: QueryFn, db: string, opts: Period & { p
     asn: Number(r.asn),
     as_org: String(r.org),
     ip: plainIp(String(r.sample_ip)),
+    cloud_service: String(r.cloud_service),
+    service: String(r.service),
     egress_bytes: Number(r.eb),
     ingress_bytes: Number(r.ib),
     flows: Number(r.n),

@@ -120,10 +120,10 @@ export interface FlowRow {
 export const FLOW_COLUMNS = ['time', 'cluster', 'node', 'conntrack_id', 'protocol', 'family', 'role', 'local_ip', 'local_port', 'local_kind', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_pod', 'local_zone', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_kind', 'remote_namespace', 'remote_workload_kind', 'remote_workload', 'remote_pod', 'remote_node', 'remote_zone', 'remote_region', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'cloud_service', 'cloud_service_region', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'src_topic', 'src_partition', 'src_offset', 'src_agent_id', 'src_seq'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 /** The columns of rollup_input, which feeds the hourly rollups. */
-export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
+export const ROLLUP_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'cloud_service', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets'] as const satisfies ReadonlyArray<keyof FlowRow>;
 
 /** Column order of a rollup_input insert: the grouping columns, the sums, the weight (`flows`). */
-export const ROLLUP_INSERT_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'flows'] as const;
+export const ROLLUP_INSERT_COLUMNS = ['time', 'cluster', 'role', 'local_namespace', 'local_workload_kind', 'local_workload', 'local_region', 'local_labels', 'remote_ip', 'remote_port', 'remote_country', 'remote_asn', 'remote_as_org', 'class', 'priced_as', 'cloud', 'cloud_service', 'service', 'nat_gateway', 'egress_bytes', 'ingress_bytes', 'egress_packets', 'ingress_packets', 'flows'] as const;
 
 function outside(i: number, n: number): PermanentError {
   return new PermanentError(`flow ${i} refers to an endpoint outside the batch's ${n}`);
@@ -194,7 +194,7 @@ export function formatFlowRow(r: FlowRow): string {
 
 /** A flows row as one rollup_input TabSeparated line of weight 1 (ROLLUP_INSERT_COLUMNS order, no newline). */
 export function formatRollupRow(r: FlowRow): string {
-  return `${r.time}\t${tsvString(r.cluster)}\t${tsvString(r.role)}\t${tsvString(r.local_namespace)}\t${tsvString(r.local_workload_kind)}\t${tsvString(r.local_workload)}\t${tsvString(r.local_region)}\t${mapText(r.local_labels)}\t${tsvString(r.remote_ip)}\t${r.remote_port}\t${tsvString(r.remote_country)}\t${r.remote_asn}\t${tsvString(r.remote_as_org)}\t${tsvString(r.class)}\t${tsvString(r.priced_as)}\t${tsvString(r.cloud)}\t${r.nat_gateway}\t${r.egress_bytes}\t${r.ingress_bytes}\t${r.egress_packets}\t${r.ingress_packets}\t1`;
+  return `${r.time}\t${tsvString(r.cluster)}\t${tsvString(r.role)}\t${tsvString(r.local_namespace)}\t${tsvString(r.local_workload_kind)}\t${tsvString(r.local_workload)}\t${tsvString(r.local_region)}\t${mapText(r.local_labels)}\t${tsvString(r.remote_ip)}\t${r.remote_port}\t${tsvString(r.remote_country)}\t${r.remote_asn}\t${tsvString(r.remote_as_org)}\t${tsvString(r.class)}\t${tsvString(r.priced_as)}\t${tsvString(r.cloud)}\t${tsvString(r.cloud_service)}\t${tsvString(r.service)}\t${r.nat_gateway}\t${r.egress_bytes}\t${r.ingress_bytes}\t${r.egress_packets}\t${r.ingress_packets}\t1`;
 }
 
 /** The flows rows of one flows.enriched.v1 message (TabSeparated, FLOW_COLUMNS order). */
@@ -256,6 +256,7 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
   const rollup5Empty = `${0}`;
   const rollup6Empty = `${tsvString('')}\t${0}\t${tsvString('')}`;
   const rollup9 = `${tsvString(b.cloud)}`;
+  const rollup10Empty = `${tsvString('')}`;
   const strings = new Map<string, string>();
   const q = (s: string): string => {
     let v = strings.get(s);
@@ -274,7 +275,7 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     const r = eps[f.remote]!;
     flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${flows12[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows15}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows24}`;
     const dest = isDestinationRow(f.role, f.class);
-    const key = `${Math.floor(f.time / 3_600_000) * 3600}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${dest ? `${q(ip(f.remote_ip))}` : rollup4Empty}\t${dest ? `${f.remote_port}` : rollup5Empty}\t${dest ? rollup6[f.remote] : rollup6Empty}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${f.nat_gateway}`;
+    const key = `${Math.floor(f.time / 3_600_000) * 3600}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${dest ? `${q(ip(f.remote_ip))}` : rollup4Empty}\t${dest ? `${f.remote_port}` : rollup5Empty}\t${dest ? rollup6[f.remote] : rollup6Empty}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${dest ? `${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}` : rollup10Empty}\t${q(f.service)}\t${f.nat_gateway}`;
     let a = rollupFolded.get(key);
     if (a === undefined) rollupFolded.set(key, (a = [0, 0, 0, 0, 0]));
     else if (a[0] + f.egress_bytes > Number.MAX_SAFE_INTEGER || a[1] + f.ingress_bytes > Number.MAX_SAFE_INTEGER || a[2] + f.egress_packets > Number.MAX_SAFE_INTEGER || a[3] + f.ingress_packets > Number.MAX_SAFE_INTEGER) {

@@ -69,7 +69,7 @@ export const DATASETS: DatasetDef[] = [
     dttm: 'hour',
     columns: [
       { name: 'hour', type: 'DateTime', dttm: true },
-      ...str('cluster', 'namespace', 'workload_kind', 'workload', 'class', 'country', 'as_org', 'ip'),
+      ...str('cluster', 'namespace', 'workload_kind', 'workload', 'class', 'country', 'as_org', 'ip', 'cloud_service', 'service'),
       ...num('UInt32', 'asn'),
       ...num('UInt16', 'port'),
       ...num('UInt64', 'egress_bytes', 'ingress_bytes', 'flows'),

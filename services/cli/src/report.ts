@@ -21,7 +21,7 @@ export interface Report {
   scope: { cluster: string | null; namespace: string | null };
   totals: CostTotals;
   workloads: WorkloadCost[];
-  /** Top external destinations of the workloads listed (by class, country and ASN). */
+  /** Top destinations of the workloads listed (external by class, country and ASN; cloud services; Services). */
   destinations: TopDestination[];
   /** Internet egress per destination country (all workloads). */
   countries: CountryEgress[];
@@ -89,6 +89,9 @@ export function renderCsv(r: Report): string {
 
 const CLASS_ORDER = ['internet', 'cross_zone', 'cross_region', 'cloud_service', 'direct', 'private', 'same_zone'];
 const when = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+/** A destination as people read it: `S3`, `Service shop/api`, or `SE AS29518 Bredband2 81.2.69.1`. */
+const destinationName = (d: TopDestination) =>
+  d.cloud_service || (d.service ? `Service ${d.service}` : [d.country, d.asn ? `AS${d.asn}${d.as_org ? ` ${d.as_org}` : ''}` : '', d.ip].filter(Boolean).join(' '));
 const workloadName = (w: { namespace: string; workload_kind: string; workload: string }) =>
   w.namespace ? `${w.namespace}/${w.workload_kind}/${w.workload}` : `${w.workload_kind}/${w.workload}`;
 
@@ -142,7 +145,7 @@ export function renderReport(r: Report, o: ReportOptions): string {
       renderTable(r.destinations, [
         { title: 'WORKLOAD', value: workloadName },
         { title: 'CLASS', value: (d) => d.class },
-        { title: 'DESTINATION', value: (d) => [d.country || '', d.asn ? `AS${d.asn}${d.as_org ? ` ${d.as_org}` : ''}` : '', d.ip].filter(Boolean).join(' ') },
+        { title: 'DESTINATION', value: destinationName },
         { title: 'EGRESS', value: (d) => bytes(d.egress_bytes), align: 'right' },
         { title: 'INGRESS', value: (d) => bytes(d.ingress_bytes), align: 'right' },
       ]),
