@@ -162,11 +162,20 @@ test('Superset: the imported dashboards show what `tollgate report` shows for th
         return route.abort();
       });
       const page = await context.newPage();
-      await page.goto(`${base}/login/`);
-      await page.fill('[data-test="username-input"]', 'admin');
-      await page.fill('[data-test="password-input"]', 'admin');
-      await page.click('[data-test="login-button"]');
-      await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 60_000 });
+      // The login form is a React page: on a loaded machine a click before it is live is lost (a
+      // CI run waited 60 s on the login page). Wait for it to settle, and try again if it stays.
+      for (let attempt = 1; ; attempt++) {
+        await page.goto(`${base}/login/`);
+        await page.waitForLoadState('networkidle', { timeout: 120_000 });
+        await page.fill('[data-test="username-input"]', 'admin');
+        await page.fill('[data-test="password-input"]', 'admin');
+        await page.click('[data-test="login-button"]');
+        const left = await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 60_000 }).then(() => true, (err: unknown) => {
+          if (attempt === 3) throw err;
+          return false;
+        });
+        if (left) break;
+      }
       mkdirSync(ARTIFACTS, { recursive: true });
       for (const d of DASHBOARDS) {
         await page.goto(`${base}/superset/dashboard/${d.slug}/?standalone=1`);
