@@ -214,13 +214,27 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
     out.push(`/** ${doc} */`);
     out.push(`export function ${fn}(b: EnrichedFlowBatch, src: SourceCoordinates): ${ret} {`);
     out.push('  const eps = b.endpoints;');
+    if (targets.some((t) => t.sums)) {
+      // The fold's key: a small number per distinct string of the message (never its text: no separator to escape).
+      out.push('  const ids = new Map<string, number>();');
+      out.push('  const id = (s: string): number => {');
+      out.push('    let v = ids.get(s);');
+      out.push('    if (v === undefined) ids.set(s, (v = ids.size));');
+      out.push('    return v;');
+      out.push('  };');
+    }
     const epRuns = targets.flatMap((t) => t.runs.map((r, i) => ({ t, r, i })).filter(({ r }) => r.scope === 'local' || r.scope === 'remote'));
     for (const { t, i } of epRuns) out.push(`  const ${seg(t, i)} = new Array<string>(eps.length);`);
+    // A folded target keys an endpoint's segment by its text's id: two pods of one workload fold.
+    for (const { t, i } of epRuns) if (t.sums) out.push(`  const ${seg(t, i)}Id = new Array<number>(eps.length);`);
     if (epRuns.length > 0) {
       out.push('  for (let k = 0; k < eps.length; k++) {');
       if (epRuns.some(({ r }) => r.scope === 'local')) out.push('    const l = eps[k]!;');
       if (epRuns.some(({ r }) => r.scope === 'remote')) out.push('    const r = eps[k]!;');
-      for (const { t, r, i } of epRuns) out.push(`    ${seg(t, i)}[k] = ${segment(r, t)};`);
+      for (const { t, r, i } of epRuns) {
+        out.push(`    ${seg(t, i)}[k] = ${segment(r, t)};`);
+        if (t.sums) out.push(`    ${seg(t, i)}Id[k] = id(${seg(t, i)}[k]!);`);
+      }
       out.push('  }');
     }
     for (const t of targets) {
@@ -241,11 +255,11 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
     for (const t of targets) {
       if (t.sums) {
         out.push(`  // ${t.name}: key -> [${t.sums.map((c) => c.name).join(', ')}, flows]`);
-        const tuple = `[${new Array(t.sums.length + 1).fill('number').join(', ')}]`;
+        const tuple = `{ row: string; a: [${new Array(t.sums.length + 1).fill('number').join(', ')}] }`;
         out.push(`  const ${t.name}Folded = new Map<string, ${tuple}>();`);
         out.push(`  const ${t.name}Lines: string[] = [];`);
         const sums = [...t.sums.map((_, k) => `\${a[${k}]}`), `\${a[${t.sums.length}]}`].join(fmt.sep);
-        out.push(`  const ${t.name}Line = (key: string, a: ${tuple}) => \`\${key}${fmt.sep}${sums}${fmt.close}\`;`);
+        out.push(`  const ${t.name}Line = ({ row, a }: ${tuple}) => \`\${row}${fmt.sep}${sums}${fmt.close}\`;`);
       } else out.push(`  const ${t.name}Lines = new Array<string>(b.flows.length + 1);`);
     }
     out.push('  for (let i = 0; i < b.flows.length; i++) {');
@@ -268,22 +282,36 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
         out.push(`    ${t.name}Lines[i] = \`${fmt.open}${parts.join(fmt.sep)}${fmt.close}\`;`);
         continue;
       }
-      // A sum that would pass 2^53 (exact in a double) closes the row: the next one starts at 0.
+      // The key: the endpoints by index, the other values as they are (strings by id); a batch's
+      // values are the message's; the destination columns -1 on other rows. The row's text is
+      // written once, for its first flow. A sum that would pass 2^53 (exact in a double) closes
+      // the row: the next one starts at 0.
+      const keyParts = t.runs.flatMap((r, i) => {
+        if (r.scope === 'batch') return [];
+        const wrap = (x: string) => (isDest(r) ? `\${dest ? ${x} : -1}` : `\${${x}}`);
+        if (r.scope === 'local') return [wrap(`${seg(t, i)}Id[f.local]`)];
+        if (r.scope === 'remote') return [wrap(`${seg(t, i)}Id[f.remote]`)];
+        const c = r.cols[0]!;
+        const ty = tsType(c.type);
+        if (ty === 'Record<string, string>') throw new Error(`codegen: a flow-scope Map column (${c.name}) cannot be a rollup key`);
+        return [wrap(ty === 'string' && !c.symbol ? `id(${value(c, t)})` : value(c, t))];
+      });
       const n = t.sums.length;
       out.push('    const dest = isDestinationRow(f.role, f.class);');
-      out.push(`    const key = \`${fmt.open}${parts.join(fmt.sep)}\`;`);
-      out.push(`    let a = ${t.name}Folded.get(key);`);
-      out.push(`    if (a === undefined) ${t.name}Folded.set(key, (a = [${new Array(n + 1).fill('0').join(', ')}]));`);
-      out.push(`    else if (${t.sums.map((c, k) => `a[${k}] + ${c.from} > Number.MAX_SAFE_INTEGER`).join(' || ')}) {`);
-      out.push(`      ${t.name}Lines.push(${t.name}Line(key, a));`);
-      out.push('      a.fill(0);');
+      out.push(`    const key = \`${keyParts.join(',')}\`;`);
+      out.push(`    let fold = ${t.name}Folded.get(key);`);
+      out.push(`    if (fold === undefined) ${t.name}Folded.set(key, (fold = { row: \`${fmt.open}${parts.join(fmt.sep)}\`, a: [${new Array(n + 1).fill('0').join(', ')}] }));`);
+      out.push(`    else if (${t.sums.map((c, k) => `fold.a[${k}] + ${c.from} > Number.MAX_SAFE_INTEGER`).join(' || ')}) {`);
+      out.push(`      ${t.name}Lines.push(${t.name}Line(fold));`);
+      out.push('      fold.a.fill(0);');
       out.push('    }');
+      out.push('    const a = fold.a;');
       t.sums.forEach((c, k) => out.push(`    a[${k}] += ${c.from};`));
       out.push(`    a[${n}]++;`);
     }
     out.push('  }');
     for (const t of targets) {
-      if (t.sums) out.push(`  for (const [key, a] of ${t.name}Folded) ${t.name}Lines.push(${t.name}Line(key, a));`, `  ${t.name}Lines.push('');`);
+      if (t.sums) out.push(`  for (const fold of ${t.name}Folded.values()) ${t.name}Lines.push(${t.name}Line(fold));`, `  ${t.name}Lines.push('');`);
       else out.push(`  ${t.name}Lines[b.flows.length] = '';`);
     }
     out.push(`  return ${result};`);

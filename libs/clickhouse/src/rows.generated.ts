@@ -234,11 +234,19 @@ export function encodeFlowRows(b: EnrichedFlowBatch, src: SourceCoordinates): Ro
 /** The flows rows of one message, and its rollup_input rows folded (ROLLUP_INSERT_COLUMNS order), in one pass. */
 export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flows: RowBlock; rollup: RowBlock } {
   const eps = b.endpoints;
+  const ids = new Map<string, number>();
+  const id = (s: string): number => {
+    let v = ids.get(s);
+    if (v === undefined) ids.set(s, (v = ids.size));
+    return v;
+  };
   const flows8 = new Array<string>(eps.length);
   const flows11 = new Array<string>(eps.length);
   const flows12 = new Array<string>(eps.length);
   const rollup3 = new Array<string>(eps.length);
   const rollup6 = new Array<string>(eps.length);
+  const rollup3Id = new Array<number>(eps.length);
+  const rollup6Id = new Array<number>(eps.length);
   for (let k = 0; k < eps.length; k++) {
     const l = eps[k]!;
     const r = eps[k]!;
@@ -246,7 +254,9 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     flows11[k] = `${tsvString(r.kind)}\t${tsvString(r.namespace)}\t${tsvString(r.workload_kind)}\t${tsvString(r.workload)}\t${tsvString(r.pod)}\t${tsvString(r.node)}\t${tsvString(r.zone)}\t${tsvString(r.region)}`;
     flows12[k] = `${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
     rollup3[k] = `${tsvString(l.namespace)}\t${tsvString(l.workload_kind)}\t${tsvString(l.workload)}\t${tsvString(l.region)}\t${mapText(l.labels)}`;
+    rollup3Id[k] = id(rollup3[k]!);
     rollup6[k] = `${tsvString(r.country)}\t${r.asn}\t${tsvString(r.as_org)}`;
+    rollup6Id[k] = id(rollup6[k]!);
   }
   const flows1 = `${tsvString(b.cluster)}\t${tsvString(b.node)}`;
   const flows15 = `${tsvString(b.cloud)}`;
@@ -265,9 +275,9 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
   };
   const flowsLines = new Array<string>(b.flows.length + 1);
   // rollup: key -> [egress_bytes, ingress_bytes, egress_packets, ingress_packets, flows]
-  const rollupFolded = new Map<string, [number, number, number, number, number]>();
+  const rollupFolded = new Map<string, { row: string; a: [number, number, number, number, number] }>();
   const rollupLines: string[] = [];
-  const rollupLine = (key: string, a: [number, number, number, number, number]) => `${key}\t${a[0]}\t${a[1]}\t${a[2]}\t${a[3]}\t${a[4]}`;
+  const rollupLine = ({ row, a }: { row: string; a: [number, number, number, number, number] }) => `${row}\t${a[0]}\t${a[1]}\t${a[2]}\t${a[3]}\t${a[4]}`;
   for (let i = 0; i < b.flows.length; i++) {
     const f = b.flows[i]!;
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
@@ -275,13 +285,14 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     const r = eps[f.remote]!;
     flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${flows12[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows15}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows24}`;
     const dest = isDestinationRow(f.role, f.class);
-    const key = `${Math.floor(f.time / 3_600_000) * 3600}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${dest ? `${q(ip(f.remote_ip))}` : rollup4Empty}\t${dest ? `${f.remote_port}` : rollup5Empty}\t${dest ? rollup6[f.remote] : rollup6Empty}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${dest ? `${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}` : rollup10Empty}\t${q(f.service)}\t${f.nat_gateway}`;
-    let a = rollupFolded.get(key);
-    if (a === undefined) rollupFolded.set(key, (a = [0, 0, 0, 0, 0]));
-    else if (a[0] + f.egress_bytes > Number.MAX_SAFE_INTEGER || a[1] + f.ingress_bytes > Number.MAX_SAFE_INTEGER || a[2] + f.egress_packets > Number.MAX_SAFE_INTEGER || a[3] + f.ingress_packets > Number.MAX_SAFE_INTEGER) {
-      rollupLines.push(rollupLine(key, a));
-      a.fill(0);
+    const key = `${Math.floor(f.time / 3_600_000) * 3600},${f.role},${rollup3Id[f.local]},${dest ? id(ip(f.remote_ip)) : -1},${dest ? f.remote_port : -1},${dest ? rollup6Id[f.remote] : -1},${lowerClass(f.class)},${pricedAs(f.class, l.zone, l.region, r.zone, r.region)},${dest ? id(f.class === 'CLOUD_SERVICE' ? r.service : '') : -1},${id(f.service)},${f.nat_gateway}`;
+    let fold = rollupFolded.get(key);
+    if (fold === undefined) rollupFolded.set(key, (fold = { row: `${Math.floor(f.time / 3_600_000) * 3600}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${dest ? `${q(ip(f.remote_ip))}` : rollup4Empty}\t${dest ? `${f.remote_port}` : rollup5Empty}\t${dest ? rollup6[f.remote] : rollup6Empty}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${dest ? `${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}` : rollup10Empty}\t${q(f.service)}\t${f.nat_gateway}`, a: [0, 0, 0, 0, 0] }));
+    else if (fold.a[0] + f.egress_bytes > Number.MAX_SAFE_INTEGER || fold.a[1] + f.ingress_bytes > Number.MAX_SAFE_INTEGER || fold.a[2] + f.egress_packets > Number.MAX_SAFE_INTEGER || fold.a[3] + f.ingress_packets > Number.MAX_SAFE_INTEGER) {
+      rollupLines.push(rollupLine(fold));
+      fold.a.fill(0);
     }
+    const a = fold.a;
     a[0] += f.egress_bytes;
     a[1] += f.ingress_bytes;
     a[2] += f.egress_packets;
@@ -289,7 +300,7 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     a[4]++;
   }
   flowsLines[b.flows.length] = '';
-  for (const [key, a] of rollupFolded) rollupLines.push(rollupLine(key, a));
+  for (const fold of rollupFolded.values()) rollupLines.push(rollupLine(fold));
   rollupLines.push('');
   return { flows: { body: flowsLines.join('\n'), rows: b.flows.length }, rollup: { body: rollupLines.join('\n'), rows: rollupLines.length - 1 } };
 }
