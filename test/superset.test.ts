@@ -163,14 +163,14 @@ test('Superset: the imported dashboards show what `tollgate report` shows for th
       });
       const page = await context.newPage();
       // The login form is a React page: on a loaded machine a click before it is live is lost (a
-      // CI run waited 60 s on the login page). Wait for it to settle, and try again if it stays.
+      // CI run waited 60 s on the login page). Wait for its button, and try again if it stays.
       for (let attempt = 1; ; attempt++) {
-        await page.goto(`${base}/login/`);
-        await page.waitForLoadState('networkidle', { timeout: 120_000 });
+        await page.goto(`${base}/login/`, { timeout: 120_000 });
+        await page.waitForSelector('[data-test="login-button"]:not([disabled])', { timeout: 120_000 });
         await page.fill('[data-test="username-input"]', 'admin');
         await page.fill('[data-test="password-input"]', 'admin');
         await page.click('[data-test="login-button"]');
-        const left = await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 60_000 }).then(() => true, (err: unknown) => {
+        const left = await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 90_000 }).then(() => true, (err: unknown) => {
           if (attempt === 3) throw err;
           return false;
         });
