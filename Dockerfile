@@ -11,6 +11,10 @@ COPY schemas schemas
 COPY infra/clickhouse infra/clickhouse
 COPY test/fixtures/geoip test/fixtures/geoip
 COPY libs/sim/fixtures libs/sim/fixtures
+# The Superset bundle builder (docker-compose.yml's superset-bundle service writes the bundle into a
+# volume at /var/lib/tollgate/superset, made here so that volume belongs to the node user).
+COPY infra/superset/bundle.ts infra/superset/bundle.ts
+RUN mkdir -p /var/lib/tollgate/superset && chown node:node /var/lib/tollgate/superset
 # The code with its types stripped, cached at build: the services never load the TypeScript
 # stripper at run time (about 25 MB less resident memory per process, the agent's on every node).
 # Read-only at run time (readOnlyRootFilesystem) is fine: Node only reads it then. `--help` loads
