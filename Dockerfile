@@ -5,7 +5,11 @@ WORKDIR /opt/tollgate
 COPY package.json package-lock.json ./
 COPY libs libs
 COPY services services
-RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
+# npm install, not npm ci: the lock has chDB's native package for linux-x64 only (the registry these
+# machines use serves no other platform's), and npm 11's ci refuses a lock without every platform's
+# optional package ("Missing: @chdb/lib-darwin-arm64@ from lock file"). install keeps the locked
+# versions and fetches the build platform's package if it is not the locked one.
+RUN npm install --omit=dev --ignore-scripts=false --no-audit --no-fund && npm cache clean --force
 COPY bin bin
 COPY schemas schemas
 COPY infra/clickhouse infra/clickhouse
