@@ -5,12 +5,20 @@ WORKDIR /opt/tollgate
 COPY package.json package-lock.json ./
 COPY libs libs
 COPY services services
-RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
+# npm install, not npm ci: the lock has chDB's native package for linux-x64 only (the registry these
+# machines use serves no other platform's), and npm 11's ci refuses a lock without every platform's
+# optional package ("Missing: @chdb/lib-darwin-arm64@ from lock file"). install keeps the locked
+# versions and fetches the build platform's package if it is not the locked one.
+RUN npm install --omit=dev --ignore-scripts=false --no-audit --no-fund && npm cache clean --force
 COPY bin bin
 COPY schemas schemas
 COPY infra/clickhouse infra/clickhouse
 COPY test/fixtures/geoip test/fixtures/geoip
 COPY libs/sim/fixtures libs/sim/fixtures
+# The Superset bundle builder (docker-compose.yml's superset-bundle service writes the bundle into a
+# volume at /var/lib/tollgate/superset, made here so that volume belongs to the node user).
+COPY infra/superset/bundle.ts infra/superset/bundle.ts
+RUN mkdir -p /var/lib/tollgate/superset && chown node:node /var/lib/tollgate/superset
 # The code with its types stripped, cached at build: the services never load the TypeScript
 # stripper at run time (about 25 MB less resident memory per process, the agent's on every node).
 # Read-only at run time (readOnlyRootFilesystem) is fine: Node only reads it then. `--help` loads

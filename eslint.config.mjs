@@ -45,8 +45,9 @@ export default tseslint.config(
     rules: { '@nx/enforce-module-boundaries': ['error', boundaries(true)] },
   },
   {
-    // The config loader is the one place that reads the environment; tests, benches and the bin shim pass it explicitly.
-    files: ['libs/config/src/**/*.ts', 'bin/**', 'test/**/*.ts', '**/*.test.ts'],
+    // The config loader is the one place that reads the environment; tests, benches and the entry
+    // points (the bin shim, the Superset bundle builder) pass it explicitly.
+    files: ['libs/config/src/**/*.ts', 'bin/**', 'infra/superset/bundle.ts', 'test/**/*.ts', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

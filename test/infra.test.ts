@@ -2,7 +2,12 @@
 // settings Tollgate knows, and keep the security promises (least privilege).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { allSettings, settingsTable } from '@tollgate/config';
 import { allMetricsTable } from '@tollgate/cli';
@@ -12,10 +17,11 @@ const known = new Set(Object.values(allSettings).map((s) => s.name));
 type Obj = Record<string, unknown>;
 const obj = (x: unknown): Obj => (x ?? {}) as Obj;
 
+const compose = obj(parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }));
+const services = obj(compose.services);
+
 test('docker-compose.yml: Kafka, ClickHouse and the three services, with known settings only', () => {
-  const compose = obj(parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'), { merge: true }));
-  const services = obj(compose.services);
-  for (const name of ['kafka', 'clickhouse', 'agent', 'enricher', 'sink']) assert.ok(services[name], `service ${name}`);
+  for (const name of ['kafka', 'clickhouse', 'migrate', 'agent', 'enricher', 'sink']) assert.ok(services[name], `service ${name}`);
   for (const [name, svc] of Object.entries(services)) {
     const image = String(obj(svc).image ?? '');
     assert.match(image, /:[\w.-]+$/, `${name} pins an image tag`);
@@ -30,6 +36,104 @@ test('docker-compose.yml: Kafka, ClickHouse and the three services, with known s
     assert.equal(env.TOLLGATE_KAFKA_BROKERS, 'kafka:9092');
   }
   assert.equal(obj(obj(services.sink).environment).TOLLGATE_CLICKHOUSE_URL, 'http://clickhouse:8123');
+  // The migrations run once the server is healthy; what reads or writes the store waits for them.
+  assert.deepEqual(obj(services.migrate).command, ['migrate']);
+  assert.deepEqual(obj(obj(services.migrate).depends_on).clickhouse, { condition: 'service_healthy' });
+  for (const name of ['sink', 'report']) assert.deepEqual(obj(obj(obj(services[name]).depends_on).migrate), { condition: 'service_completed_successfully' }, `${name} after the migrations`);
+});
+
+/** `${VAR:-default}` as compose resolves it, with `vars` as the shell's environment. */
+const interpolate = (v: unknown, vars: Record<string, string>) => String(v).replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (_, k: string, d?: string) => vars[k] ?? d ?? '');
+const argv = (svc: Obj) => [...((svc.entrypoint as string[] | undefined) ?? []), ...((svc.command as string[] | undefined) ?? [])];
+
+test('docker-compose.yml: Superset imports the repository\'s bundle against the compose ClickHouse server, the password through the environment only', () => {
+  const bundler = obj(services['superset-bundle']);
+  const superset = obj(services.superset);
+  // The bundle: written by the Tollgate image with the repository's builder (the one `npm run dashboards` runs).
+  assert.equal(bundler.image, obj(services.sink).image);
+  const args = argv(bundler);
+  assert.deepEqual(args.slice(0, 2), ['node', '/opt/tollgate/infra/superset/bundle.ts']);
+  assert.ok(readFileSync(new URL('Dockerfile', root), 'utf8').includes('COPY infra/superset/bundle.ts infra/superset/bundle.ts'), 'the Tollgate image holds the builder');
+  const zip = args[2]!;
+  // ... into a volume that Superset mounts and imports from, once it is written and the migrations ran.
+  const volumeAt = (svc: Obj, path: string) => ((svc.volumes as string[]) ?? []).map((v) => v.split(':')).find(([, at]) => path.startsWith(`${at}/`))?.[0];
+  const shared = volumeAt(bundler, zip);
+  assert.ok(shared && Object.keys(obj(compose.volumes)).includes(shared), 'the bundle is written into a named volume');
+  assert.equal(volumeAt(superset, zip), shared, 'Superset mounts the volume the bundle is in');
+  assert.deepEqual(obj(superset.depends_on), {
+    clickhouse: { condition: 'service_healthy' },
+    migrate: { condition: 'service_completed_successfully' },
+    'superset-bundle': { condition: 'service_completed_successfully' },
+  });
+  const cmd = argv(superset);
+  assert.equal(cmd[cmd.indexOf('--bundle') + 1], zip);
+  // Superset itself: the pinned install (setup.sh with constraints.txt), imported and served by dashboards.sh.
+  const build = obj(superset.build);
+  const dockerfile = readFileSync(new URL(String(build.dockerfile), root), 'utf8');
+  assert.equal(build.context, '.');
+  for (const want of ['infra/superset/constraints.txt', 'RUN bash infra/superset/setup.sh', 'infra/superset/dashboards.sh']) assert.ok(dockerfile.includes(want), `infra/superset/Dockerfile: ${want}`);
+  assert.ok(((superset.ports as string[]) ?? []).every((p) => p.startsWith('127.0.0.1:')), 'Superset is published on loopback only');
+
+  // The URI names the compose ClickHouse server, as the compose user; the password is the server's.
+  const ch = obj(obj(services.clickhouse).environment);
+  for (const svc of [bundler, superset]) {
+    const env = obj(svc.environment);
+    const url = new URL(String(env.TOLLGATE_CLICKHOUSE_URL));
+    assert.equal(url.hostname, 'clickhouse');
+    assert.equal(url.port, '8123');
+    assert.equal(env.TOLLGATE_CLICKHOUSE_USER, ch.CLICKHOUSE_USER);
+    assert.equal(env.TOLLGATE_CLICKHOUSE_PASSWORD, ch.CLICKHOUSE_PASSWORD);
+  }
+  // No service names a secret on its command line or in its health check.
+  for (const [name, svc] of Object.entries(services)) {
+    const line = [...argv(obj(svc)), ...((obj(obj(svc).healthcheck).test as string[] | undefined) ?? [])].join(' ');
+    assert.doesNotMatch(line, /password|secret|\$\{/i, `${name}: no secret on its command line`);
+  }
+
+  // Run the builder as the service does, with its environment (a distinctive password given to
+  // compose): the bundle's URI is the server's, and neither its output nor the bundle holds the password.
+  const password = 'pw-Compose-7f3a';
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const [k, v] of Object.entries(obj(bundler.environment))) env[k] = interpolate(v, { TOLLGATE_CLICKHOUSE_PASSWORD: password });
+  assert.equal(env.TOLLGATE_CLICKHOUSE_PASSWORD, password);
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-compose-bundle-'));
+  try {
+    const out = join(dir, 'tollgate-dashboards.zip');
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('infra/superset/bundle.ts', root)), out], { env, encoding: 'utf8', cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `Superset bundle ${out}: database clickhousedb://${env.TOLLGATE_CLICKHOUSE_USER}@clickhouse:8123/${env.TOLLGATE_CLICKHOUSE_DATABASE}\n`);
+    assert.ok(!(r.stdout + r.stderr).includes(password), 'the builder does not print the password');
+    assert.ok(!readFileSync(out).includes(password), 'the bundle does not hold the password');
+    assert.ok(!existsSync(join(dir, '.tollgate')), 'a server bundle makes no embedded store');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Superset reads it from its environment at each connection.
+  assert.match(readFileSync(new URL('infra/superset/superset_config.py', root), 'utf8'), /SQLALCHEMY_CUSTOM_PASSWORD_STORE = _password/);
+});
+
+test('package.json: every package the services and libraries import is a production dependency (the image installs with --omit=dev)', () => {
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { dependencies: Record<string, string> };
+  const builtin = new Set(builtinModules);
+  const files = ['libs', 'services'].flatMap((top) =>
+    readdirSync(new URL(`${top}/`, root)).flatMap((p) =>
+      (readdirSync(new URL(`${top}/${p}/src/`, root), { recursive: true }) as string[])
+        .filter((f) => f.endsWith('.ts') && !/\.test\.ts$|testkit|testing\.ts$|codegen\.ts$/.test(f))
+        .map((f) => `${top}/${p}/src/${f}`),
+    ),
+  );
+  files.push('bin/tollgate.mjs', 'infra/superset/bundle.ts');
+  const used = new Map<string, string>();
+  for (const f of files) {
+    // Static imports and re-exports (also over several lines), bare imports, dynamic imports.
+    for (const m of readFileSync(new URL(f, root), 'utf8').matchAll(/^\s*(?:(?:import|export)\b[^'";]*?\bfrom\s*|import\s*)'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/gm)) {
+      const spec = (m[1] ?? m[2])!;
+      if (spec.startsWith('.') || spec.startsWith('node:') || builtin.has(spec) || spec.startsWith('@tollgate/')) continue;
+      used.set(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!, f);
+    }
+  }
+  assert.ok(used.has('yaml') && used.has('kafkajs'), 'the scan finds the imports');
+  for (const [name, file] of used) assert.ok(pkg.dependencies[name], `${name} (imported by ${file}) is in dependencies`);
 });
 
 const manifests = readdirSync(new URL('infra/k8s/', root))

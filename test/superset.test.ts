@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,6 +200,75 @@ test('Superset: the imported dashboards show what `tollgate report` shows for th
     }
   } finally {
     if (server?.pid && server.exitCode === null) process.kill(-server.pid, 'SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+/** A child process, asynchronously: its exit status and output. */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('Superset on a ClickHouse server (the compose stack): the server bundle imports, and each connection carries the password from the environment only', { skip: why, timeout: 600_000 }, async () => {
+  // A loopback HTTP listener in this process stands in for the server (so every child runs
+  // asynchronously, or it could not answer): it records what clickhouse-connect sends.
+  const seen: Array<{ url: string; authorization?: string }> = [];
+  const fake = createHttpServer((req, res) => {
+    seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+    res.writeHead(500).end('Code: 999. not a ClickHouse server');
+  });
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  const port = (fake.address() as { port: number }).port;
+  const work = mkdtempSync(join(tmpdir(), 'tollgate-superset-server-'));
+  const password = 'pw-Server-41c9';
+  // What docker-compose.yml gives the superset-bundle and superset services (with another host).
+  const env = { ...process.env, TOLLGATE_PYTHON: PYTHON, TOLLGATE_CLICKHOUSE_URL: `http://127.0.0.1:${port}`, TOLLGATE_CLICKHOUSE_USER: 'tollgate', TOLLGATE_CLICKHOUSE_PASSWORD: password, TOLLGATE_CLICKHOUSE_DATABASE: 'tollgate' };
+  try {
+    const zip = join(work, 'bundle', 'tollgate-dashboards.zip');
+    const built = await run(process.execPath, [join(ROOT, 'infra/superset/bundle.ts'), zip], env);
+    assert.equal(built.status, 0, built.stderr);
+    const home = join(work, 'superset');
+    const prepared = await run('bash', [join(ROOT, 'infra/superset/dashboards.sh'), '--bundle', zip, '--home', home, '--prepare-only'], env);
+    assert.equal(prepared.status, 0, `${prepared.stderr}\n${existsSync(join(home, 'setup.log')) ? readFileSync(join(home, 'setup.log'), 'utf8').slice(-3000) : ''}`);
+    // Superset's own engine code, with the app's configuration, as a chart query would connect.
+    const venv = (await run('bash', [join(ROOT, 'infra/superset/setup.sh')], env)).stdout.trim();
+    const script = [
+      'from superset.app import create_app',
+      'app = create_app()',
+      'with app.app_context():',
+      '    from superset import db',
+      '    from superset.models.core import Database',
+      '    d = db.session.query(Database).filter_by(database_name="Tollgate").one()',
+      '    print(d.sqlalchemy_uri, d.password is None)',
+      '    try:',
+      '        with d.get_sqla_engine() as engine:',
+      '            engine.connect()',
+      '    except Exception as e:',
+      '        print("connect failed as expected:", type(e).__name__)',
+    ].join('\n');
+    const py = await run(join(venv, 'bin/python'), ['-c', script], { ...env, SUPERSET_HOME: home, SUPERSET_CONFIG_PATH: join(ROOT, 'infra/superset/superset_config.py'), PYTHONWARNINGS: 'ignore' });
+    assert.equal(py.status, 0, py.stderr.slice(-3000));
+    const lines = py.stdout.trim().split('\n');
+    assert.equal(lines.at(-2), `clickhousedb://tollgate@127.0.0.1:${port}/tollgate True`, 'stored: the URI without a password, and no password');
+    assert.ok(seen.length > 0, 'Superset connected to the server');
+    for (const r of seen) assert.equal(r.authorization, `Basic ${Buffer.from(`tollgate:${password}`).toString('base64')}`);
+    // Neither the bundle, Superset's home (metadata, log) nor the commands' output holds the password.
+    assert.ok(!readFileSync(zip).includes(password));
+    for (const f of readdirSync(home, { recursive: true }) as string[]) {
+      const path = join(home, f);
+      if (statSync(path).isFile()) assert.ok(!readFileSync(path).includes(password), `${f} holds no password`);
+    }
+    for (const out of [built.stdout, built.stderr, prepared.stdout, prepared.stderr, py.stdout, py.stderr]) assert.ok(!out.includes(password));
+  } finally {
+    fake.close();
     rmSync(work, { recursive: true, force: true });
   }
 });

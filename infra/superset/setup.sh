@@ -10,6 +10,9 @@ py="${TOLLGATE_PYTHON:-$(command -v python3.11 || command -v python3)}"
 cons="$here/constraints.txt"
 key="$( (cat "$here/requirements.txt"; if [ -f "$cons" ]; then cat "$cons"; fi) | sha256sum | cut -c1-12)"
 venv="$cache/superset-$version-$key"
+# Installed already: nothing to lock or write (the cache may be read-only to this user, as in
+# infra/superset/Dockerfile's image, which installs at build time).
+if [ -f "$venv/.installed" ]; then echo "$venv"; exit 0; fi
 mkdir -p "$cache"
 # One install at a time per venv (two runs on one machine, a test and CI): the second waits,
 # then finds the marker. A venv is not relocatable, so it is built in place, under the lock.

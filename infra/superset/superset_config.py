@@ -14,3 +14,13 @@ FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
 EXPLORE_FORM_DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
 RATELIMIT_STORAGE_URI = "memory://"
 SQLLAB_CTAS_NO_LIMIT = True
+
+
+def _password(url):
+    """A ClickHouse server's password, from the environment at each connection (as every Tollgate
+    command reads it): the bundle's URI has none, so Superset's metadata never holds it. The embedded
+    store (no host) has none."""
+    return os.environ.get("TOLLGATE_CLICKHOUSE_PASSWORD", "") if url.host else url.password
+
+
+SQLALCHEMY_CUSTOM_PASSWORD_STORE = _password

@@ -13,6 +13,6 @@ export { clientQuery, internetEgressByCountry, topDestinations, appliedMigration
 export { pendingAlerts, recordPublished, publishedIds } from './alerts.ts';
 export type { PendingAlert } from './alerts.ts';
 export type { PublishedAlert } from './alerts.ts';
-export { bundleFiles, writeBundle, uuidOf, CHARTS, DASHBOARDS, DATASETS } from './superset.ts';
-export type { ChartDef, DashboardDef, DatasetDef } from './superset.ts';
+export { bundleFiles, bundleZip, supersetUri, writeBundle, uuidOf, CHARTS, DASHBOARDS, DATASETS } from './superset.ts';
+export type { ChartDef, DashboardDef, DatasetDef, SupersetStore } from './superset.ts';
 export { AgentPositions, PositionsDraft, RESEND_WINDOW, loadAgentPositions } from './resends.ts';

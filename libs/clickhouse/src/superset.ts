@@ -1,15 +1,16 @@
 // The Superset bundle (the v1 import format: one root folder with metadata.yaml, databases/,
 // datasets/, charts/, dashboards/), built from the definitions below. Two dashboards, "Egress cost"
 // and "Anomalous destinations", on the ClickHouse views of infra/clickhouse.
-// infra/superset/bundle.ts writes it; infra/superset/dashboards.sh imports it into Superset.
+// infra/superset/bundle.ts writes it; infra/superset/dashboards.sh imports it into Superset (by hand,
+// on an embedded store or a server, and in docker-compose.yml against the compose ClickHouse server).
 //
-// The URI is the store Superset reads: `clickhousedb:///<db>?interface=chdb&path=<abs dir>` for an
-// embedded chDB store, `clickhousedb://user:password@host:8123/<db>` for a ClickHouse server.
+// The bundles for a store and for a server differ in the database's URI only (supersetUri): the
+// same datasets, charts and dashboards. A server's password is never in the bundle: Superset reads
+// it from TOLLGATE_CLICKHOUSE_PASSWORD at query time (infra/superset/superset_config.py).
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { stringify as yamlStringify } from 'yaml';
 
 // Every string quoted: PyYAML would read an unquoted ISO time as a datetime (the import expects a string).
@@ -255,19 +256,79 @@ export function bundleFiles(sqlalchemyUri: string, database = 'tollgate'): Map<s
   return files;
 }
 
-/** Writes the bundle as a ZIP (one root folder), with Python's zipfile (Superset's venv has Python). */
-export function writeBundle(outZip: string, sqlalchemyUri: string, opts: { database?: string; python?: string } = {}): void {
-  const work = mkdtempSync(join(tmpdir(), 'tollgate-bundle-'));
-  try {
-    const root = join(work, 'tollgate_dashboards');
-    for (const [path, text] of bundleFiles(sqlalchemyUri, opts.database)) {
-      mkdirSync(dirname(join(root, path)), { recursive: true });
-      writeFileSync(join(root, path), text);
-    }
-    mkdirSync(dirname(resolve(outZip)), { recursive: true });
-    rmSync(outZip, { force: true });
-    execFileSync(opts.python ?? 'python3', ['-m', 'zipfile', '-c', resolve(outZip), 'tollgate_dashboards'], { cwd: work });
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+/** Where Superset reads the data: the Tollgate settings of the store (TOLLGATE_CLICKHOUSE_*, TOLLGATE_DATA_DIR). */
+export interface SupersetStore {
+  /** A ClickHouse server's HTTP URL (http[s]://host:port); empty for the embedded chDB store. */
+  url: string;
+  user: string;
+  database: string;
+  /** The embedded store's directory (made absolute), when url is empty. */
+  dataDir: string;
+}
+
+/**
+ * The SQLAlchemy URI of the store, for clickhouse-connect: `clickhousedb://<user>@<host>:<port>/<db>`
+ * for a server (`?secure=true` over https), `clickhousedb:///<db>?interface=chdb&path=<abs dir>` for
+ * the embedded store. Never a password (not even one written into the URL).
+ */
+export function supersetUri(store: SupersetStore): string {
+  const db = encodeURIComponent(store.database);
+  if (!store.url) return `clickhousedb:///${db}?interface=chdb&path=${resolve(store.dataDir)}`;
+  const u = new URL(store.url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`TOLLGATE_CLICKHOUSE_URL: expected http:// or https://, got ${u.protocol}//`);
+  const port = u.port || (u.protocol === 'https:' ? '8443' : '8123');
+  return `clickhousedb://${encodeURIComponent(store.user)}@${u.hostname}:${port}/${db}${u.protocol === 'https:' ? '?secure=true' : ''}`;
+}
+
+/** The bundle as a ZIP (one root folder, `tollgate_dashboards/`): stored entries, fixed times, so the same definitions give the same bytes. */
+export function bundleZip(sqlalchemyUri: string, database?: string): Buffer {
+  const local: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [path, text] of bundleFiles(sqlalchemyUri, database)) {
+    const name = Buffer.from(`tollgate_dashboards/${path}`, 'utf8');
+    const data = Buffer.from(text, 'utf8');
+    const crc = crc32(data);
+    // Version 2.0, flag bit 11 (UTF-8 names), method 0 (stored), DOS time 00:00 on 1980-01-01.
+    const head = Buffer.alloc(30);
+    head.writeUInt32LE(0x04034b50, 0);
+    head.writeUInt16LE(20, 4);
+    head.writeUInt16LE(0x0800, 6);
+    head.writeUInt16LE(0, 8);
+    head.writeUInt16LE(0, 10);
+    head.writeUInt16LE(0x21, 12);
+    head.writeUInt32LE(crc, 14);
+    head.writeUInt32LE(data.length, 18);
+    head.writeUInt32LE(data.length, 22);
+    head.writeUInt16LE(name.length, 26);
+    head.writeUInt16LE(0, 28);
+    const dir = Buffer.alloc(46);
+    dir.writeUInt32LE(0x02014b50, 0);
+    dir.writeUInt16LE(20, 4);
+    dir.writeUInt16LE(20, 6);
+    head.copy(dir, 8, 6, 30);
+    dir.writeUInt16LE(0, 30); // extra, comment, disk, internal attributes
+    dir.writeUInt16LE(0, 32);
+    dir.writeUInt16LE(0, 34);
+    dir.writeUInt16LE(0, 36);
+    dir.writeUInt32LE(0, 38);
+    dir.writeUInt32LE(offset, 42);
+    local.push(head, name, data);
+    central.push(dir, name);
+    offset += head.length + name.length + data.length;
   }
+  const size = central.reduce((n, b) => n + b.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(central.length / 2, 8);
+  end.writeUInt16LE(central.length / 2, 10);
+  end.writeUInt32LE(size, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...local, ...central, end]);
+}
+
+/** Writes the bundle's ZIP to a file. */
+export function writeBundle(outZip: string, sqlalchemyUri: string, opts: { database?: string } = {}): void {
+  mkdirSync(dirname(resolve(outZip)), { recursive: true });
+  writeFileSync(outZip, bundleZip(sqlalchemyUri, opts.database));
 }

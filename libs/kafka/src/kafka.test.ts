@@ -1,4 +1,5 @@
-// The Kafka transport on the REAL broker (bash infra/kafka/kafka.sh ensure), once per client.
+// The Kafka transport on the REAL broker (bash infra/kafka/kafka.sh ensure; TOLLGATE_TEST_KAFKA
+// names another one), once per client.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +9,7 @@ import type { BatchHandler, ConsumerOptions, InMessage, Transport } from '@tollg
 import { Kafka, logLevel } from 'kafkajs';
 import { createKafkaTransport, kafkaClients, checkBrokers } from './index.ts';
 
-const BROKER = '127.0.0.1:9092';
+const BROKER = process.env.TOLLGATE_TEST_KAFKA ?? '127.0.0.1:9092';
 const logger = createLogger('silent');
 const run = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const name = (what: string) => `tollgate-test-${run}-${what}`;
@@ -39,6 +40,22 @@ async function consume(t: Transport, options: ConsumerOptions, until: (seen: InM
     await c.close();
   }
   return batches;
+}
+
+/** Transactions written by another client (kafkajs), each record its own send (its own record batch): [values, commit]. */
+async function writeTransactions(topic: string, transactionalId: string, transactions: Array<[string[], boolean]>): Promise<void> {
+  const kafka = new Kafka({ clientId: 'tx-writer', brokers: [BROKER], logLevel: logLevel.NOTHING });
+  const w = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+  await w.connect();
+  try {
+    for (const [values, commit] of transactions) {
+      const tx = await w.transaction();
+      for (const v of values) await tx.send({ topic, messages: [{ key: 'k', value: v }] });
+      await (commit ? tx.commit() : tx.abort());
+    }
+  } finally {
+    await w.disconnect();
+  }
 }
 
 for (const client of kafkaClients) {
@@ -126,24 +143,13 @@ for (const client of kafkaClients) {
     test('read_committed: an aborted transaction is never delivered, also when a fetch stops before its abort marker', { timeout: 60_000 }, async () => {
       const topic = name(`${client}-aborted`);
       await t.ensureTopics([topic], 1);
-      // Transactions written by another client (kafkajs), each send its own record batch.
-      const kafka = new Kafka({ clientId: 'aborted-writer', brokers: [BROKER], logLevel: logLevel.NOTHING });
-      const w = kafka.producer({ transactionalId: name(`${client}-aborted-tx`), idempotent: true, maxInFlightRequests: 1 });
-      await w.connect();
-      const txn = async (values: string[], commit: boolean) => {
-        const tx = await w.transaction();
-        for (const v of values) await tx.send({ topic, messages: [{ key: 'k', value: v }] });
-        await (commit ? tx.commit() : tx.abort());
-      };
-      try {
-        await txn(['c0', 'c1'], true);
-        await txn(['a0', 'a1', 'a2', 'a3', 'a4'], false);
-        await txn(['c2'], true);
-        await txn(['b0', 'b1'], false);
-        await txn(['c3'], true);
-      } finally {
-        await w.disconnect();
-      }
+      await writeTransactions(topic, name(`${client}-aborted-tx`), [
+        [['c0', 'c1'], true],
+        [['a0', 'a1', 'a2', 'a3', 'a4'], false],
+        [['c2'], true],
+        [['b0', 'b1'], false],
+        [['c3'], true],
+      ]);
       // Fetches of one batch each: no response holds an aborted transaction together with its marker.
       const small = await createKafkaTransport({ brokers: [BROKER], client, clientId: `aborted-${client}`, logger, tuning: { fetchMaxBytes: 1, fetchMaxBytesPerPartition: 1 } });
       try {
@@ -151,6 +157,92 @@ for (const client of kafkaClients) {
         assert.deepEqual(got.map((m) => m.value.toString()), ['c0', 'c1', 'c2', 'c3']);
       } finally {
         await small.close();
+      }
+    });
+
+    test('transactional input: a caught-up group commits past the transaction markers (lag 0), never past a record it holds', { timeout: 120_000 }, async (tc) => {
+      const topic = name(`${client}-markers`);
+      await t.ensureTopics([topic], 1);
+      // Three transactions: committed, aborted, committed.
+      await writeTransactions(topic, name(`${client}-markers-tx`), [
+        [['t0', 't1', 't2'], true],
+        [['x0', 'x1'], false],
+        [['t3'], true],
+      ]);
+      // The log: t0 t1 t2 (0-2), commit marker (3), x0 x1 (4-5), abort marker (6), t3 (7), commit marker (8).
+      const END = 9;
+      const T3 = 7;
+      assert.deepEqual(await t.endOffsets(topic), new Map([[0, END]]));
+      const committed = async (group: string) => (await t.committed(group, topic)).get(0);
+      const waitCommitted = async (group: string, want: number) => {
+        const deadline = Date.now() + 30_000;
+        while ((await committed(group)) !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        return committed(group);
+      };
+      const running = async (transport: Transport, options: ConsumerOptions, handle: BatchHandler) => {
+        const c = await transport.consumer('markers', options);
+        await c.run(handle);
+        return c;
+      };
+      const valuesOf = (seen: InMessage[]) => seen.map((m) => `${m.offset}:${m.value.toString()}`);
+
+      // Fetches of one record batch each, so the markers come alone (kafkajs moves past the markers
+      // of a fetch that also had records by itself when the last record is resolved).
+      const small = await createKafkaTransport({ brokers: [BROKER], client, clientId: `markers-${client}`, logger, tuning: { fetchMaxBytes: 1, fetchMaxBytesPerPartition: 1 } });
+      tc.after(() => small.close());
+      // Holding t2 and after (the handler resolves with t2's offset): committed stays at t2, with the
+      // group idle on the markers for a while.
+      const group = name(`${client}-markers-g`);
+      const held: InMessage[] = [];
+      const a = await running(small, { groupId: group, topics: [topic], maxBatch: 100, maxWaitMs: 100, transactionalInput: true }, async (messages) => {
+        held.push(...messages);
+        return 2;
+      });
+      try {
+        const deadline = Date.now() + 30_000;
+        while (!held.some((m) => m.offset === T3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(valuesOf(held), ['0:t0', '1:t1', '2:t2', '7:t3']);
+        await new Promise((r) => setTimeout(r, 3_000));
+        assert.equal(await committed(group), 2, 'never past a record the handler holds');
+      } finally {
+        await a.close();
+      }
+
+      // The next member of the group re-reads from t2; once it handled t3 it commits past the last
+      // marker: the group's lag is 0.
+      const again: InMessage[] = [];
+      const b = await running(small, { groupId: group, topics: [topic], maxBatch: 100, maxWaitMs: 100, transactionalInput: true }, async (messages) => {
+        again.push(...messages);
+      });
+      try {
+        assert.equal(await waitCommitted(group, END), END, 'a caught-up group commits past the markers');
+        assert.deepEqual(valuesOf(again), ['2:t2', '7:t3']);
+      } finally {
+        await b.close();
+      }
+
+      // A new group, fetches as large as they come (records and markers in one): lag 0 too.
+      const fresh = name(`${client}-markers-fresh`);
+      const seen: InMessage[] = [];
+      const c = await running(t, { groupId: fresh, topics: [topic], maxBatch: 100, maxWaitMs: 100, transactionalInput: true }, async (messages) => {
+        seen.push(...messages);
+      });
+      try {
+        assert.equal(await waitCommitted(fresh, END), END);
+        assert.deepEqual(valuesOf(seen), ['0:t0', '1:t1', '2:t2', '7:t3']);
+      } finally {
+        await c.close();
+      }
+
+      // Without transactionalInput a consumer commits only past records it handled: t3's offset + 1.
+      const plain = name(`${client}-markers-plain`);
+      const d = await running(t, { groupId: plain, topics: [topic], maxBatch: 100, maxWaitMs: 100 }, async () => {});
+      try {
+        assert.equal(await waitCommitted(plain, T3 + 1), T3 + 1);
+        await new Promise((r) => setTimeout(r, 1_500));
+        assert.equal(await committed(plain), T3 + 1);
+      } finally {
+        await d.close();
       }
     });
 

@@ -1,8 +1,10 @@
 // The Transport on kafkajs. Its eachBatch already hands one partition's fetched messages at a
 // time; this adapter splits them into handler calls of at most maxBatch messages and commits
-// offset+1 of each call's last message after the handler resolved.
+// offset+1 of each call's last message after the handler resolved. On a transactional input it
+// also commits past the transaction markers (offsets no record has) once everything before them is
+// handled and committed, so a caught-up group's committed offset reaches the end offset.
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer as KjsConsumer, EachBatchPayload, KafkaMessage, LogEntry, Producer as KjsProducer, Kafka as KafkaClient } from 'kafkajs';
+import type { Admin, ConsumerEndBatchProcessEvent, Consumer as KjsConsumer, EachBatchPayload, KafkaMessage, LogEntry, Producer as KjsProducer, Kafka as KafkaClient } from 'kafkajs';
 import type { Logger } from '@tollgate/log';
 import type { BatchHandler, Consumer, ConsumerOptions, InMessage, Producer, TransactionalConsumer, TransactionalOptions, TransformHandler, Transport } from '@tollgate/pipeline';
 import { retry } from '@tollgate/pipeline';
@@ -173,6 +175,13 @@ class KafkajsConsumer implements Consumer {
   private transform: TransformHandler | undefined;
   private transactions = 0;
   private readonly maxRequestBytes: number;
+  /**
+   * Per partition, in this generation: the offset after the last record resolved (kafkajs's next
+   * fetch position) and the offset last committed. Equal: nothing handled is held uncommitted.
+   */
+  private readonly positions = new Map<string, { resolved: number; committed: number }>();
+  /** Commits past markers made outside eachBatch, in order; eachBatch's own commits wait for them. */
+  private markerCommits: Promise<void> = Promise.resolve();
 
   constructor(kafka: KafkaClient, options: ConsumerOptions, logger: Logger, tuning: TransportTuning, makeTxProducer?: (transactionalId: string) => KjsProducer) {
     this.makeTxProducer = makeTxProducer;
@@ -204,8 +213,11 @@ class KafkajsConsumer implements Consumer {
       this.floors.assign(this.options.onAssign, assignment).catch((err) => this.fail(err));
       // A partition may have moved and back: its producer may be fenced. Fresh ones per assignment.
       this.dropTxProducers();
+      // kafkajs starts again from the committed offsets: what this member knew of positions is void.
+      this.positions.clear();
       this.joined.resolve();
     });
+    if (options.transactionalInput) this.client.on(this.client.events.END_BATCH_PROCESS, (e) => this.onBatchEnd(e));
     this.client.on(this.client.events.CRASH, (e) => {
       if (!e.payload.restart) this.fail(e.payload.error);
     });
@@ -285,14 +297,42 @@ class KafkajsConsumer implements Consumer {
     }
   }
 
+  /**
+   * A fetch of a transactional input that held transaction markers (or aborted records) and no
+   * record to deliver: kafkajs moved its position past them without calling eachBatch. Commit that
+   * position too, but only where everything before the batch is handled and committed (the
+   * partition's committed offset is its resolved one, and the batch starts there or later): no
+   * record lies between what was committed and the markers.
+   */
+  private onBatchEnd(e: ConsumerEndBatchProcessEvent): void {
+    const { topic, partition, batchSize, firstOffset, lastOffset } = e.payload;
+    if (this.stopping || batchSize !== 0 || firstOffset === null) return;
+    const key = `${topic}:${partition}`;
+    const at = this.positions.get(key);
+    if (!at || at.committed !== at.resolved || Number(firstOffset) < at.resolved) return;
+    const offset = Number(lastOffset) + 1;
+    this.positions.set(key, { resolved: offset, committed: offset });
+    this.markerCommits = this.markerCommits.then(async () => {
+      try {
+        await this.client.commitOffsets([{ topic, partition, offset: String(offset) }]);
+      } catch (err) {
+        if (!isRebalanceError(err)) this.fail(err);
+        // Else the partition moved: its new owner starts from what was committed before, a re-read of markers only.
+      }
+    });
+  }
+
   private async eachBatch(handler: BatchHandler, p: EachBatchPayload): Promise<void> {
     const { batch } = p;
     if (this.stopping) return;
     await this.floors.wait();
+    const key = `${batch.topic}:${batch.partition}`;
     for (let i = 0; i < batch.messages.length; i += this.maxBatch) {
       if (this.stopping || !p.isRunning() || p.isStale()) return;
       const chunk = batch.messages.slice(i, i + this.maxBatch).map((m) => toInMessage(batch.topic, batch.partition, m));
       const last = chunk[chunk.length - 1]!;
+      const lastChunk = i + this.maxBatch >= batch.messages.length;
+      let resolved = last.offset + 1;
       const messages = this.floors.filter(chunk);
       if (this.transform && messages.length > 0) {
         let ok: boolean;
@@ -311,9 +351,17 @@ class KafkajsConsumer implements Consumer {
           this.fail(err);
           return;
         }
-        const commit = typeof held === 'number' ? Math.min(held, last.offset + 1) : last.offset + 1;
+        let commit = typeof held === 'number' ? Math.min(held, last.offset + 1) : last.offset + 1;
+        // Transaction markers (or aborted records) after the batch's last record: when nothing is
+        // held, commit past them too, and fetch on from there.
+        if (this.options.transactionalInput && lastChunk && commit === last.offset + 1) {
+          const end = Number(batch.lastOffset()) + 1;
+          if (end > commit) resolved = commit = end;
+        }
         try {
+          await this.markerCommits;
           await p.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(commit) }] }] });
+          this.positions.set(key, { resolved, committed: commit });
         } catch (err) {
           if (!isRebalanceError(err)) {
             this.fail(err);
@@ -324,7 +372,12 @@ class KafkajsConsumer implements Consumer {
           throw err;
         }
       }
-      p.resolveOffset(String(last.offset));
+      if (messages.length === 0 || this.transform) {
+        // Nothing committed by this adapter (records below the start floor; a transaction commits its own offsets).
+        const at = this.positions.get(key);
+        if (at) at.resolved = resolved;
+      }
+      p.resolveOffset(String(resolved - 1));
       await p.heartbeat();
     }
   }
