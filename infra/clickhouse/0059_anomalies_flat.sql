@@ -1,0 +1,142 @@
+-- One flat anomaly query (issue 8's anomaly_query_ms_30d).
+CREATE OR REPLACE VIEW {{db}}.anomaly_config AS
+SELECT
+    toUInt32(argMaxIf(value, updated_at, name = 'baseline_days')) AS baseline_days,
+    toUInt64(argMaxIf(value, updated_at, name = 'new_country_min_bytes')) AS new_country_min_bytes,
+    toUInt32(argMaxIf(value, updated_at, name = 'learning_hours')) AS learning_hours,
+    toUInt64(argMaxIf(value, updated_at, name = 'unexpected_min_bytes')) AS unexpected_min_bytes,
+    argMaxIf(value, updated_at, name = 'spike_ratio') AS spike_ratio,
+    toUInt64(argMaxIf(value, updated_at, name = 'spike_min_bytes')) AS spike_min_bytes,
+    toUInt64(argMaxIf(value, updated_at, name = 'baseline_min_bytes')) AS baseline_min_bytes,
+    toUInt64(argMaxIf(value, updated_at, name = 'new_asn_min_bytes')) AS new_asn_min_bytes,
+    toUInt32(multiIf(baseline_days >= 30, 30, baseline_days >= 14, 14, baseline_days >= 7, 7, baseline_days >= 3, 3, 1)) AS baseline_window_days
+FROM {{db}}.anomaly_settings;
+
+CREATE OR REPLACE VIEW {{db}}.anomaly_baseline_days AS
+SELECT baseline_window_days AS days FROM {{db}}.anomaly_config;
+
+CREATE OR REPLACE VIEW {{db}}.anomaly_workloads AS
+WITH
+    (SELECT tuple(*) FROM {{db}}.anomaly_config) AS cfg,
+    (SELECT groupArray((cluster, namespace, workload_kind, workload, countries))
+     FROM (SELECT cluster, namespace, workload_kind, workload, argMax(countries, updated_at) AS countries
+           FROM {{db}}.expected_countries GROUP BY cluster, namespace, workload_kind, workload)) AS expected,
+    toDate(toDateTime({from:UInt32}, 'UTC')) AS first_day
+SELECT DISTINCT cluster, namespace, workload_kind, workload
+FROM (
+SELECT cluster, namespace, workload_kind, workload
+FROM (
+    SELECT cluster, namespace, workload_kind, workload, key_kind, dest, day + off AS d,
+           sumIf(egress_bytes, off = 0) AS cur, sumIf(egress_bytes, off = 1) AS prev, min(first_hour) AS f0
+    FROM {{db}}.destination_keys_daily
+    ARRAY JOIN [0, 1] AS off
+    WHERE key_kind IN ('traffic', 'country', 'asn')
+      AND day >= toDate(toDateTime({from:UInt32} - least({from:UInt32}, 86400 * cfg.baseline_window_days), 'UTC'))
+      AND day <= toDate(toDateTime({to:UInt32}, 'UTC'))
+    GROUP BY cluster, namespace, workload_kind, workload, key_kind, dest, d
+)
+GROUP BY cluster, namespace, workload_kind, workload
+HAVING (countIf(key_kind != 'traffic' AND d >= first_day AND cur >= if(key_kind = 'country', cfg.new_country_min_bytes, cfg.new_asn_min_bytes)
+                AND (cfg.baseline_window_days = 1 OR prev < cfg.baseline_min_bytes)) > 0
+        AND toUInt32(toDateTime(maxIf(d, key_kind != 'traffic' AND d >= first_day AND cur >= if(key_kind = 'country', cfg.new_country_min_bytes, cfg.new_asn_min_bytes)
+                                      AND (cfg.baseline_window_days = 1 OR prev < cfg.baseline_min_bytes)), 'UTC')) + 82800
+            >= toUInt32(minIf(f0, key_kind = 'traffic')) + 3600 * cfg.learning_hours)
+    OR countIf(notEmpty(expected) AND key_kind = 'country' AND d >= first_day AND cur >= cfg.unexpected_min_bytes
+               AND arrayExists(e -> (e.1 = '*' OR e.1 = cluster) AND (e.2 = '*' OR e.2 = namespace) AND (e.3 = '*' OR e.3 = workload_kind)
+                                    AND (e.4 = '*' OR e.4 = workload) AND notEmpty(e.5) AND NOT has(e.5, dest), expected)) > 0
+UNION ALL
+SELECT cluster, namespace, workload_kind, workload
+FROM (
+    SELECT cluster, namespace, workload_kind, workload, hour, sum(egress_bytes) AS bytes
+    FROM {{db}}.workload_egress_hourly
+    WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
+    GROUP BY cluster, namespace, workload_kind, workload, hour
+)
+WHERE bytes >= cfg.spike_min_bytes
+)
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw', enable_named_columns_in_function_tuple = 1;
+
+CREATE OR REPLACE VIEW {{db}}.anomalies_window AS
+WITH
+    (SELECT tuple(*) FROM {{db}}.anomaly_config) AS cfg,
+    (SELECT groupUniqArray((cluster, namespace, workload_kind, workload)) FROM {{db}}.anomaly_workloads(from = {from:UInt32}, to = {to:UInt32})) AS judged,
+    (SELECT groupArray(port) FROM (SELECT port, argMax(enabled, updated_at) AS on FROM {{db}}.suspicious_ports GROUP BY port) WHERE on) AS ports,
+    (SELECT groupArray((cluster, namespace, workload_kind, workload, countries))
+     FROM (SELECT cluster, namespace, workload_kind, workload, argMax(countries, updated_at) AS countries
+           FROM {{db}}.expected_countries GROUP BY cluster, namespace, workload_kind, workload)) AS expected,
+    toDateTime({from:UInt32}, 'UTC') AS t_from,
+    toDateTime({from:UInt32} - least({from:UInt32}, 86400 * cfg.baseline_window_days), 'UTC') AS t_new,
+    toDateTime({from:UInt32} - least({from:UInt32}, 1209600), 'UTC') AS t_spike
+SELECT
+    h.hour AS window_start,
+    window_start + INTERVAL 1 HOUR AS window_end,
+    toString(h.cluster) AS cluster, toString(h.namespace) AS namespace, toString(h.workload_kind) AS workload_kind, toString(h.workload) AS workload,
+    h.rule AS rule,
+    if(rule = 'VOLUME_SPIKE', '', h.country) AS country,
+    toUInt32(if(rule = 'VOLUME_SPIKE', 0, h.asn)) AS asn,
+    if(rule = 'VOLUME_SPIKE', '', h.ip) AS ip,
+    toUInt16(if(rule = 'VOLUME_SPIKE', 0, h.port)) AS port,
+    toUInt64(h.bytes) AS bytes,
+    toUInt64(multiIf(rule IN ('NEW_COUNTRY', 'NEW_ASN'), h.baseline, rule = 'VOLUME_SPIKE', h.peak, 0)) AS baseline_bytes,
+    toFloat64(multiIf(rule IN ('NEW_COUNTRY', 'NEW_ASN'), h.bytes / greatest(h.min_bytes, 1), rule = 'UNEXPECTED_COUNTRY', h.bytes / 1048576,
+                      rule = 'MINING_PORT', h.flows, h.bytes / greatest(h.peak, 1))) AS score,
+    multiIf(rule IN ('NEW_COUNTRY', 'NEW_ASN'), if(h.bytes >= 100 * h.min_bytes, 'HIGH', 'MEDIUM'), rule = 'UNEXPECTED_COUNTRY', 'HIGH',
+            rule = 'MINING_PORT', if(h.internet, 'CRITICAL', 'HIGH'), if(h.bytes >= 10 * cfg.spike_ratio * h.peak, 'HIGH', 'MEDIUM')) AS severity,
+    lower(hex(sipHash128(rule, cluster, namespace, workload_kind, workload, h.dest, toUnixTimestamp(window_start)))) AS id
+FROM (
+    SELECT *,
+        if(rule = 'NEW_COUNTRY', cfg.new_country_min_bytes, cfg.new_asn_min_bytes) AS min_bytes,
+        multiIf(cfg.baseline_window_days = 30, sum(bytes) OVER w30, cfg.baseline_window_days = 14, sum(bytes) OVER w14,
+                cfg.baseline_window_days = 7, sum(bytes) OVER w7, cfg.baseline_window_days = 3, sum(bytes) OVER w3, sum(bytes) OVER w1) AS baseline,
+        max(bytes) OVER w7 AS peak
+    FROM (
+        SELECT hour, cluster, namespace, workload_kind, workload, k.1 AS rule, k.2 AS dest,
+            sum(egress_bytes) AS bytes,
+            argMax(toString(remote_country), egress_bytes) AS country,
+            argMax(remote_asn, egress_bytes) AS asn,
+            argMax(remote_port, egress_bytes) AS port,
+            toString(min(sample_ip)) AS ip,
+            sum(flows) AS flows,
+            max(class = 'internet') AS internet
+        FROM {{db}}.destinations_hourly
+        ARRAY JOIN arrayConcat(
+            if(has(judged, (cluster, namespace, workload_kind, workload)),
+               arrayConcat([('VOLUME_SPIKE', '')],
+                            if(remote_country != '', [('NEW_COUNTRY', toString(remote_country))], []),
+                            if(remote_asn != 0, [('NEW_ASN', toString(remote_asn))], []),
+                            if(remote_country != '' AND hour >= t_from AND notEmpty(expected), [('UNEXPECTED_COUNTRY', toString(remote_country))], [])),
+               []),
+            if(hour >= t_from AND class IN ('internet', 'private') AND has(ports, remote_port),
+               [('MINING_PORT', concat(toString(remote_country), '/', toString(remote_asn), '/', toString(remote_port)))], [])) AS k
+        WHERE hour >= least(t_new, t_spike) AND hour < toDateTime({to:UInt32}, 'UTC')
+          AND (has(judged, (cluster, namespace, workload_kind, workload)) OR (hour >= t_from AND has(ports, remote_port)))
+        GROUP BY hour, cluster, namespace, workload_kind, workload, rule, dest
+    )
+    WINDOW
+        w1 AS (PARTITION BY cluster, namespace, workload_kind, workload, rule, dest ORDER BY toUInt32(hour) RANGE BETWEEN 86400 PRECEDING AND 1 PRECEDING),
+        w3 AS (PARTITION BY cluster, namespace, workload_kind, workload, rule, dest ORDER BY toUInt32(hour) RANGE BETWEEN 259200 PRECEDING AND 1 PRECEDING),
+        w7 AS (PARTITION BY cluster, namespace, workload_kind, workload, rule, dest ORDER BY toUInt32(hour) RANGE BETWEEN 604800 PRECEDING AND 1 PRECEDING),
+        w14 AS (PARTITION BY cluster, namespace, workload_kind, workload, rule, dest ORDER BY toUInt32(hour) RANGE BETWEEN 1209600 PRECEDING AND 1 PRECEDING),
+        w30 AS (PARTITION BY cluster, namespace, workload_kind, workload, rule, dest ORDER BY toUInt32(hour) RANGE BETWEEN 2592000 PRECEDING AND 1 PRECEDING)
+) AS h
+LEFT JOIN (
+    SELECT cluster, namespace, workload_kind, workload, minIf(hour, hour >= t_new) AS f_new, minIf(hour, hour >= t_spike) AS f_spike
+    FROM {{db}}.workload_hourly
+    WHERE hour >= least(t_new, t_spike) AND hour < toDateTime({to:UInt32}, 'UTC')
+      AND has(judged, (cluster, namespace, workload_kind, workload))
+    GROUP BY cluster, namespace, workload_kind, workload
+) AS f ON f.cluster = h.cluster AND f.namespace = h.namespace AND f.workload_kind = h.workload_kind AND f.workload = h.workload
+WHERE h.hour >= t_from
+  AND multiIf(
+      h.rule IN ('NEW_COUNTRY', 'NEW_ASN'),
+          h.bytes >= h.min_bytes AND h.baseline < cfg.baseline_min_bytes AND f.f_new > toDateTime(0, 'UTC') AND f.f_new <= h.hour - toIntervalHour(cfg.learning_hours),
+      h.rule = 'UNEXPECTED_COUNTRY',
+          h.bytes >= cfg.unexpected_min_bytes
+          AND NOT has(arrayReverseSort(e -> (e.2 != '*') * 2 + (e.4 != '*'),
+                                       arrayFilter(e -> (e.1 = '*' OR e.1 = h.cluster) AND (e.2 = '*' OR e.2 = h.namespace) AND (e.3 = '*' OR e.3 = h.workload_kind)
+                                                        AND (e.4 = '*' OR e.4 = h.workload), expected))[1].5 AS top_countries, h.dest)
+          AND notEmpty(top_countries),
+      h.rule = 'VOLUME_SPIKE',
+          h.bytes >= cfg.spike_min_bytes AND h.bytes >= cfg.spike_ratio * h.peak AND f.f_spike > toDateTime(0, 'UTC') AND f.f_spike <= h.hour - toIntervalDay(7),
+      true)
+SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw', enable_named_columns_in_function_tuple = 1;
