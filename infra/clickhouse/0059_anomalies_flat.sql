@@ -1,4 +1,29 @@
--- One flat anomaly query (issue 8's anomaly_query_ms_30d).
+-- The anomaly rules as one flat query (issue 8, anomaly_query_ms_30d). Since 0056 the rules read
+-- few rows, but chDB spent the time planning and evaluating the view stack: anomalies_window was a
+-- union of four rule views over further parameterized views, each with its own settings join and
+-- its own copy of the candidate set (anomaly_workloads), planned once per reference. Here
+-- anomalies_window reads the settings, the enabled ports, the expectations and the workloads to
+-- judge once each (scalars of one WITH), then every rule from ONE read of destinations_hourly:
+-- each hourly row is fanned out to the keys of the rules it can feed (NEW_COUNTRY by country,
+-- NEW_ASN by ASN, UNEXPECTED_COUNTRY by country, VOLUME_SPIKE per workload, MINING_PORT by
+-- country/ASN/port), one GROUP BY, the baselines as window functions over those rows only, one
+-- join for the workloads' first traffic. The rules, parameters and rows are 0020/0022's (the rule
+-- test compares them row for row with 0020/0022's views for many settings).
+--
+-- The workloads judged hourly (the rest cannot fire NEW_*, UNEXPECTED_COUNTRY or VOLUME_SPIKE):
+--   from destination_keys_daily (0056), per day D of [from, to) and country or ASN key: at least the
+--     rule's minimum that day, less than baseline_min_bytes on day D - 1 (with a baseline of 2 days
+--     or more every hour of D is judged against a window that holds all of D - 1), and the
+--     workload's first traffic since the baseline's start (its day's first hour, no later than the
+--     hourly one) at least learning_hours before D's last hour; or, with expectations configured,
+--     unexpected_min_bytes that day to a country that a matching non-empty expectation leaves out;
+--   from workload_egress_hourly (0056): an hour of [from, to) with at least spike_min_bytes.
+-- Each is a necessary condition of the rule's hourly test, so the judged set holds every workload
+-- that fires. MINING_PORT reads only rows to an enabled port. Every statement is safe to replay.
+
+-- The settings (0020's, one aggregation instead of two); baseline_window_days is 0022's
+-- anomaly_baseline_days (baseline_days rounded down to 1, 3, 7, 14 or 30: a window frame cannot take
+-- a setting, so the view computes these five frames and picks one).
 CREATE OR REPLACE VIEW {{db}}.anomaly_config AS
 SELECT
     toUInt32(argMaxIf(value, updated_at, name = 'baseline_days')) AS baseline_days,
@@ -12,59 +37,42 @@ SELECT
     toUInt32(multiIf(baseline_days >= 30, 30, baseline_days >= 14, 14, baseline_days >= 7, 7, baseline_days >= 3, 3, 1)) AS baseline_window_days
 FROM {{db}}.anomaly_settings;
 
-CREATE OR REPLACE VIEW {{db}}.anomaly_baseline_days AS
-SELECT baseline_window_days AS days FROM {{db}}.anomaly_config;
-
-CREATE OR REPLACE VIEW {{db}}.anomaly_workloads AS
-WITH
-    (SELECT tuple(*) FROM {{db}}.anomaly_config) AS cfg,
-    (SELECT groupArray((cluster, namespace, workload_kind, workload, countries))
-     FROM (SELECT cluster, namespace, workload_kind, workload, argMax(countries, updated_at) AS countries
-           FROM {{db}}.expected_countries GROUP BY cluster, namespace, workload_kind, workload)) AS expected,
-    toDate(toDateTime({from:UInt32}, 'UTC')) AS first_day
-SELECT DISTINCT cluster, namespace, workload_kind, workload
-FROM (
-SELECT cluster, namespace, workload_kind, workload
-FROM (
-    SELECT cluster, namespace, workload_kind, workload, key_kind, dest, day + off AS d,
-           sumIf(egress_bytes, off = 0) AS cur, sumIf(egress_bytes, off = 1) AS prev, min(first_hour) AS f0
-    FROM {{db}}.destination_keys_daily
-    ARRAY JOIN [0, 1] AS off
-    WHERE key_kind IN ('traffic', 'country', 'asn')
-      AND day >= toDate(toDateTime({from:UInt32} - least({from:UInt32}, 86400 * cfg.baseline_window_days), 'UTC'))
-      AND day <= toDate(toDateTime({to:UInt32}, 'UTC'))
-    GROUP BY cluster, namespace, workload_kind, workload, key_kind, dest, d
-)
-GROUP BY cluster, namespace, workload_kind, workload
-HAVING (countIf(key_kind != 'traffic' AND d >= first_day AND cur >= if(key_kind = 'country', cfg.new_country_min_bytes, cfg.new_asn_min_bytes)
-                AND (cfg.baseline_window_days = 1 OR prev < cfg.baseline_min_bytes)) > 0
-        AND toUInt32(toDateTime(maxIf(d, key_kind != 'traffic' AND d >= first_day AND cur >= if(key_kind = 'country', cfg.new_country_min_bytes, cfg.new_asn_min_bytes)
-                                      AND (cfg.baseline_window_days = 1 OR prev < cfg.baseline_min_bytes)), 'UTC')) + 82800
-            >= toUInt32(minIf(f0, key_kind = 'traffic')) + 3600 * cfg.learning_hours)
-    OR countIf(notEmpty(expected) AND key_kind = 'country' AND d >= first_day AND cur >= cfg.unexpected_min_bytes
-               AND arrayExists(e -> (e.1 = '*' OR e.1 = cluster) AND (e.2 = '*' OR e.2 = namespace) AND (e.3 = '*' OR e.3 = workload_kind)
-                                    AND (e.4 = '*' OR e.4 = workload) AND notEmpty(e.5) AND NOT has(e.5, dest), expected)) > 0
-UNION ALL
-SELECT cluster, namespace, workload_kind, workload
-FROM (
-    SELECT cluster, namespace, workload_kind, workload, hour, sum(egress_bytes) AS bytes
-    FROM {{db}}.workload_egress_hourly
-    WHERE hour >= toDateTime({from:UInt32}, 'UTC') AND hour < toDateTime({to:UInt32}, 'UTC')
-    GROUP BY cluster, namespace, workload_kind, workload, hour
-)
-WHERE bytes >= cfg.spike_min_bytes
-)
-SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw', enable_named_columns_in_function_tuple = 1;
-
+-- Every anomaly whose hour is in [from, to) (Unix seconds): one row per rule, workload, destination
+-- and hour, with 0020's columns and stable id. t_new / t_spike: the starts of the NEW_* and
+-- VOLUME_SPIKE baselines (the first-traffic windows of 0020's workload_first_in).
 CREATE OR REPLACE VIEW {{db}}.anomalies_window AS
 WITH
     (SELECT tuple(*) FROM {{db}}.anomaly_config) AS cfg,
-    (SELECT groupUniqArray((cluster, namespace, workload_kind, workload)) FROM {{db}}.anomaly_workloads(from = {from:UInt32}, to = {to:UInt32})) AS judged,
+    (SELECT groupUniqArray(w) FROM (
+        SELECT (cluster, namespace, workload_kind, workload) AS w
+        FROM (
+            SELECT cluster, namespace, workload_kind, workload, key_kind, dest, day + off AS d,
+                   sumIf(egress_bytes, off = 0) AS cur, sumIf(egress_bytes, off = 1) AS prev, min(first_hour) AS f0
+            FROM {{db}}.destination_keys_daily
+            ARRAY JOIN [0, 1] AS off
+            WHERE key_kind IN ('traffic', 'country', 'asn') AND day >= toDate(t_new) AND day <= toDate(t_to)
+            GROUP BY cluster, namespace, workload_kind, workload, key_kind, dest, d
+        )
+        GROUP BY cluster, namespace, workload_kind, workload
+        HAVING toUInt32(toDateTime(maxIf(d, key_kind != 'traffic' AND d >= toDate(t_from)
+                                              AND cur >= if(key_kind = 'country', cfg.new_country_min_bytes, cfg.new_asn_min_bytes)
+                                              AND (cfg.baseline_window_days = 1 OR prev < cfg.baseline_min_bytes)), 'UTC')) + 82800
+               >= toUInt32(minIf(f0, key_kind = 'traffic')) + 3600 * cfg.learning_hours
+            OR countIf(notEmpty(expected) AND key_kind = 'country' AND d >= toDate(t_from) AND cur >= cfg.unexpected_min_bytes
+                       AND arrayExists(e -> (e.1 = '*' OR e.1 = cluster) AND (e.2 = '*' OR e.2 = namespace) AND (e.3 = '*' OR e.3 = workload_kind)
+                                            AND (e.4 = '*' OR e.4 = workload) AND notEmpty(e.5) AND NOT has(e.5, dest), expected)) > 0
+        UNION ALL
+        SELECT (cluster, namespace, workload_kind, workload)
+        FROM {{db}}.workload_egress_hourly
+        WHERE hour >= t_from AND hour < t_to
+        GROUP BY cluster, namespace, workload_kind, workload, hour
+        HAVING sum(egress_bytes) >= cfg.spike_min_bytes)) AS judged,
     (SELECT groupArray(port) FROM (SELECT port, argMax(enabled, updated_at) AS on FROM {{db}}.suspicious_ports GROUP BY port) WHERE on) AS ports,
     (SELECT groupArray((cluster, namespace, workload_kind, workload, countries))
      FROM (SELECT cluster, namespace, workload_kind, workload, argMax(countries, updated_at) AS countries
            FROM {{db}}.expected_countries GROUP BY cluster, namespace, workload_kind, workload)) AS expected,
     toDateTime({from:UInt32}, 'UTC') AS t_from,
+    toDateTime({to:UInt32}, 'UTC') AS t_to,
     toDateTime({from:UInt32} - least({from:UInt32}, 86400 * cfg.baseline_window_days), 'UTC') AS t_new,
     toDateTime({from:UInt32} - least({from:UInt32}, 1209600), 'UTC') AS t_spike
 SELECT
@@ -140,3 +148,19 @@ WHERE h.hour >= t_from
           h.bytes >= cfg.spike_min_bytes AND h.bytes >= cfg.spike_ratio * h.peak AND f.f_spike > toDateTime(0, 'UTC') AND f.f_spike <= h.hour - toIntervalDay(7),
       true)
 SETTINGS max_rows_to_group_by = 0, group_by_overflow_mode = 'throw', enable_named_columns_in_function_tuple = 1;
+
+-- The rule views anomalies_window was the union of, and the views only they read: the rules are
+-- defined in anomalies_window alone now (0020/0022's text stays the test's reference).
+DROP VIEW IF EXISTS {{db}}.anomaly_new_destination;
+DROP VIEW IF EXISTS {{db}}.anomaly_unexpected_country;
+DROP VIEW IF EXISTS {{db}}.anomaly_mining_port_in;
+DROP VIEW IF EXISTS {{db}}.anomaly_volume_spike_in;
+DROP VIEW IF EXISTS {{db}}.destination_keys_hourly;
+DROP VIEW IF EXISTS {{db}}.anomaly_workloads;
+DROP VIEW IF EXISTS {{db}}.workload_first_in;
+DROP VIEW IF EXISTS {{db}}.anomaly_baseline_days;
+DROP VIEW IF EXISTS {{db}}.anomaly_new_country;
+DROP VIEW IF EXISTS {{db}}.anomaly_mining_port;
+DROP VIEW IF EXISTS {{db}}.anomaly_volume_spike;
+DROP VIEW IF EXISTS {{db}}.destination_countries_hourly;
+DROP VIEW IF EXISTS {{db}}.workload_first_seen;
