@@ -3,8 +3,10 @@
 // alerts and Superset read) and, as the same-run baseline, from the raw flows table:
 //   report_query_ms_30d    per-workload daily cost over 30 days (workload_cost_daily) vs the same
 //                          sum of bytes x price over flows;
-//   anomaly_query_ms_30d   the anomalies of 30 days (anomalies_window) vs the NEW_COUNTRY question
-//                          (hourly egress per workload and country against its 7-day baseline) over flows.
+//   anomaly_query_ms_30d   the anomalies of 30 days (anomalies_window: one flat query, 0059, over anomaly_settings,
+//                          suspicious_ports, expected_countries, destination_keys_daily, workload_egress_hourly,
+//                          destinations_hourly and workload_hourly) vs the NEW_COUNTRY question (hourly egress per
+//                          workload and country against its 7-day baseline) over flows.
 // Median of 3 runs after a warm-up, each question's runs interleaved with its baseline's. Targets: under 500 ms and at least 20x faster than the raw scan.
 //
 //   node test/bench/analytics.ts          (standalone; `npm run bench` runs it too)
