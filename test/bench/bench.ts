@@ -108,6 +108,8 @@ async function pipelineRound(kafka: Transport, round: number): Promise<{ seconds
     TOLLGATE_K8S_SOURCE: 'sim',
     TOLLGATE_NODE_NAME: '',
     TOLLGATE_LOG_LEVEL: 'info',
+    // Three stages on one machine: each its own free metrics port (the default 9464 would clash).
+    TOLLGATE_METRICS_PORT: '0',
   };
   const topics = topicNames(prefix);
   await kafka.ensureTopics(allTopics(topics), 3);
