@@ -267,16 +267,24 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
     out.push('    if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);');
     if (flowUses('l')) out.push('    const l = eps[f.local]!;');
     if (flowUses('r')) out.push('    const r = eps[f.remote]!;');
+    // A flow's value that two targets write (or one writes and the fold keys on: pricedAs, ip,
+    // ...) is computed once per flow; a plain field read is left where it is.
+    const uses2 = new Map<string, number>();
+    for (const t of targets) for (const r of t.runs) if (r.scope === 'flow') uses2.set(value(r.cols[0]!, t), (uses2.get(value(r.cols[0]!, t)) ?? 0) + 1);
+    const hoisted = new Map<string, string>();
+    for (const [e, n] of uses2) if (n > 1 && !/^f\.\w+$/.test(e)) hoisted.set(e, `v${hoisted.size}`);
+    for (const [e, name] of hoisted) out.push(`    const ${name} = ${e};`);
+    const ex = (c: FlowColumn, t: Target) => hoisted.get(value(c, t)) ?? value(c, t);
     for (const t of targets) {
       const parts = t.runs.map((r, i) => {
         if (r.scope === 'batch') return `\${${seg(t, i)}}`;
         const v = r.scope === 'local' ? `${seg(t, i)}[f.local]` : r.scope === 'remote' ? `${seg(t, i)}[f.remote]` : undefined;
         if (t.sums && isDest(r)) {
           const c = r.cols[0]!;
-          return `\${dest ? ${v ?? `\`${piece(fmt, c, value(c, t), true)}\``} : ${seg(t, i)}Empty}`;
+          return `\${dest ? ${v ?? `\`${piece(fmt, c, ex(c, t), true)}\``} : ${seg(t, i)}Empty}`;
         }
         if (v) return `\${${v}}`;
-        return piece(fmt, r.cols[0]!, value(r.cols[0]!, t), true);
+        return piece(fmt, r.cols[0]!, ex(r.cols[0]!, t), true);
       });
       if (!t.sums) {
         out.push(`    ${t.name}Lines[i] = \`${fmt.open}${parts.join(fmt.sep)}${fmt.close}\`;`);
@@ -294,7 +302,7 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
         const c = r.cols[0]!;
         const ty = tsType(c.type);
         if (ty === 'Record<string, string>') throw new Error(`codegen: a flow-scope Map column (${c.name}) cannot be a rollup key`);
-        return [wrap(ty === 'string' && !c.symbol ? `id(${value(c, t)})` : value(c, t))];
+        return [wrap(ty === 'string' && !c.symbol ? `id(${ex(c, t)})` : ex(c, t))];
       });
       const n = t.sums.length;
       out.push('    const dest = isDestinationRow(f.role, f.class);');

@@ -283,11 +283,15 @@ export function encodeRows(b: EnrichedFlowBatch, src: SourceCoordinates): { flow
     if (eps[f.local] === undefined || eps[f.remote] === undefined) throw outside(i, eps.length);
     const l = eps[f.local]!;
     const r = eps[f.remote]!;
-    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(ip(f.remote_ip))}\t${f.remote_port}\t${flows11[f.remote]}\t${flows12[f.remote]}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${flows15}\t${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows24}`;
+    const v0 = ip(f.remote_ip);
+    const v1 = lowerClass(f.class);
+    const v2 = pricedAs(f.class, l.zone, l.region, r.zone, r.region);
+    const v3 = f.class === 'CLOUD_SERVICE' ? r.service : '';
+    flowsLines[i] = `${Math.floor(f.time / 1000)}\t${flows1}\t${f.conntrack_id}\t${f.protocol}\t${f.family}\t${f.role}\t${q(ip(f.local_ip))}\t${f.local_port}\t${flows8[f.local]}\t${q(v0)}\t${f.remote_port}\t${flows11[f.remote]}\t${flows12[f.remote]}\t${v1}\t${v2}\t${flows15}\t${q(v3)}\t${q(f.class === 'CLOUD_SERVICE' ? r.region : '')}\t${q(f.service)}\t${f.nat_gateway}\t${f.egress_bytes}\t${f.ingress_bytes}\t${f.egress_packets}\t${f.ingress_packets}\t${flows24}`;
     const dest = isDestinationRow(f.role, f.class);
-    const key = `${Math.floor(f.time / 3_600_000) * 3600},${f.role},${rollup3Id[f.local]},${dest ? id(ip(f.remote_ip)) : -1},${dest ? f.remote_port : -1},${dest ? rollup6Id[f.remote] : -1},${lowerClass(f.class)},${pricedAs(f.class, l.zone, l.region, r.zone, r.region)},${dest ? id(f.class === 'CLOUD_SERVICE' ? r.service : '') : -1},${id(f.service)},${f.nat_gateway}`;
+    const key = `${Math.floor(f.time / 3_600_000) * 3600},${f.role},${rollup3Id[f.local]},${dest ? id(v0) : -1},${dest ? f.remote_port : -1},${dest ? rollup6Id[f.remote] : -1},${v1},${v2},${dest ? id(v3) : -1},${id(f.service)},${f.nat_gateway}`;
     let fold = rollupFolded.get(key);
-    if (fold === undefined) rollupFolded.set(key, (fold = { row: `${Math.floor(f.time / 3_600_000) * 3600}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${dest ? `${q(ip(f.remote_ip))}` : rollup4Empty}\t${dest ? `${f.remote_port}` : rollup5Empty}\t${dest ? rollup6[f.remote] : rollup6Empty}\t${lowerClass(f.class)}\t${pricedAs(f.class, l.zone, l.region, r.zone, r.region)}\t${rollup9}\t${dest ? `${q(f.class === 'CLOUD_SERVICE' ? r.service : '')}` : rollup10Empty}\t${q(f.service)}\t${f.nat_gateway}`, a: [0, 0, 0, 0, 0] }));
+    if (fold === undefined) rollupFolded.set(key, (fold = { row: `${Math.floor(f.time / 3_600_000) * 3600}\t${rollup1}\t${f.role}\t${rollup3[f.local]}\t${dest ? `${q(v0)}` : rollup4Empty}\t${dest ? `${f.remote_port}` : rollup5Empty}\t${dest ? rollup6[f.remote] : rollup6Empty}\t${v1}\t${v2}\t${rollup9}\t${dest ? `${q(v3)}` : rollup10Empty}\t${q(f.service)}\t${f.nat_gateway}`, a: [0, 0, 0, 0, 0] }));
     else if (fold.a[0] + f.egress_bytes > Number.MAX_SAFE_INTEGER || fold.a[1] + f.ingress_bytes > Number.MAX_SAFE_INTEGER || fold.a[2] + f.egress_packets > Number.MAX_SAFE_INTEGER || fold.a[3] + f.ingress_packets > Number.MAX_SAFE_INTEGER) {
       rollupLines.push(rollupLine(fold));
       fold.a.fill(0);
