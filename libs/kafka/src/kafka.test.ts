@@ -172,6 +172,9 @@ for (const client of kafkaClients) {
       // The log: t0 t1 t2 (0-2), commit marker (3), x0 x1 (4-5), abort marker (6), t3 (7), commit marker (8).
       const END = 9;
       const T3 = 7;
+      // The broker writes a transaction's markers after EndTxn returns: wait for the last one (a CI
+      // run read the end offset 8, before it).
+      for (const deadline = Date.now() + 10_000; (await t.endOffsets(topic)).get(0) !== END && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(await t.endOffsets(topic), new Map([[0, END]]));
       const committed = async (group: string) => (await t.committed(group, topic)).get(0);
       const waitCommitted = async (group: string, want: number) => {
