@@ -8,7 +8,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '@tollgate/log';
-import { createIngest, encodeFlowRows, encodeRows, rollupBlock, toFlowRows, type IngestItem, type Store } from '@tollgate/clickhouse';
+import { createIngest, encodeRollupRows, flowColumns, rollupBlock, toFlowRows, type IngestItem, type Store } from '@tollgate/clickhouse';
 import { embeddedStores } from '@tollgate/clickhouse/testing';
 import { replayMessages } from '@tollgate/agent';
 import { createEnrichContext, enrichBatch, loadEnricherSettings } from '@tollgate/enricher';
@@ -46,7 +46,7 @@ async function feed(store: Store, batches: readonly EnrichedFlowBatch[], folded:
     const src = { topic: TOPIC, partition: 0, offset };
     const d = new Date(b.window_start);
     const month = d.getUTCFullYear() * 12 + d.getUTCMonth();
-    const item = folded ? { offset, month, ...encodeRows(b, src) } : { offset, month, flows: encodeFlowRows(b, src), rollup: rollupBlock(toFlowRows(b, src)) };
+    const item = { offset, month, flows: flowColumns(b, src), rollup: folded ? encodeRollupRows(b, src) : rollupBlock(toFlowRows(b, src)) };
     rollupRows += item.rollup.rows;
     return item;
   });

@@ -1,15 +1,18 @@
 // The insert formats side by side, in one run: the generated encoders (codegen.ts, one module per
 // format, from the same FLOW_TABLE) write the same decoded messages as flows rows in chunks of the
-// sink's size, inserted by chDB's raw insert into a fresh database per format and round. Encoding
+// sink's size, inserted by chDB's raw insert into a fresh database per format and round; and the
+// embedded store's own path, the same rows as Arrow columns (columnar.ts, store.flowsInsert). Encoding
 // and inserting are timed apart (not overlapped, as the sink does); each run checks the stored
 // rows and byte sums against a truth from the decoded messages.
 import assert from 'node:assert/strict';
-import { FLOW_COLUMNS, openStore, type InsertFormat, type RowBlock } from '@tollgate/clickhouse';
+import { FLOW_COLUMNS, flowColumns, openStore, type FlowColumns, type InsertFormat, type RowBlock } from '@tollgate/clickhouse';
 import { loadRowsModule } from '@tollgate/clickhouse/testing';
 import type { Logger } from '@tollgate/log';
 import { Family, type EnrichedFlowBatch, type SchemaRegistry } from '@tollgate/schema';
 
 export const FORMATS: readonly InsertFormat[] = ['JSONCompactEachRow', 'TabSeparated', 'CSV'];
+/** The embedded store's own path (columnar.ts): the rows' columns as Arrow, read by INSERT ... SELECT FROM arrowstream. */
+export const ARROW = 'Arrow';
 
 export interface FormatFigures {
   encodeSeconds: number;
@@ -17,7 +20,7 @@ export interface FormatFigures {
   bytes: number;
 }
 
-export async function benchInsertFormats(o: { messages: Buffer[]; dataDir: string; registry: SchemaRegistry; logger: Logger; chunkRows: number; rounds?: number }): Promise<Record<InsertFormat, FormatFigures>> {
+export async function benchInsertFormats(o: { messages: Buffer[]; dataDir: string; registry: SchemaRegistry; logger: Logger; chunkRows: number; rounds?: number }): Promise<Record<InsertFormat | typeof ARROW, FormatFigures>> {
   const codec = o.registry.codec<EnrichedFlowBatch>(Family.enriched);
   const batches = o.messages.map((m) => codec.decode(m));
   const truth = { rows: 0, egress: 0n };
@@ -26,7 +29,7 @@ export async function benchInsertFormats(o: { messages: Buffer[]; dataDir: strin
     truth.egress += BigInt(f.egress_bytes);
   }
   const modules = new Map(await Promise.all(FORMATS.map(async (f) => [f, await loadRowsModule(f)] as const)));
-  const best = new Map<InsertFormat, FormatFigures>();
+  const best = new Map<InsertFormat | typeof ARROW, FormatFigures>();
   let db = 0;
   const rounds = o.rounds ?? 2;
   for (let round = 0; round < rounds; round++) {
@@ -66,6 +69,37 @@ export async function benchInsertFormats(o: { messages: Buffer[]; dataDir: strin
       const prev = best.get(format);
       if (!prev || encodeSeconds + insertSeconds < prev.encodeSeconds + prev.insertSeconds) best.set(format, { encodeSeconds, insertSeconds, bytes });
     }
+    // Arrow: encode is the rows' columns (flowColumns); the insert includes their Arrow buffers
+    // (arrowColumns, in the store) and what the engine does with them. Bytes: the buffers' sizes.
+    const store = await openStore({ url: '', user: 'default', password: '', database: `bench_format_${db++}`, dataDir: o.dataDir }, o.logger);
+    await store.migrate();
+    let encodeSeconds = 0;
+    let insertSeconds = 0;
+    let blocks: FlowColumns[] = [];
+    let rows = 0;
+    const flush = async () => {
+      const t = performance.now();
+      await store.flowsInsert(`${store.database}.flows`, blocks, { insert_deduplicate: 0, max_insert_block_size: 2_097_152, min_insert_block_size_rows: 2_097_152, min_insert_block_size_bytes: 0 });
+      insertSeconds += (performance.now() - t) / 1000;
+      blocks = [];
+      rows = 0;
+    };
+    for (let i = 0; i < batches.length; i++) {
+      const t = performance.now();
+      const block = flowColumns(batches[i]!, { topic: 'flows.enriched.v1', partition: 0, offset: i });
+      encodeSeconds += (performance.now() - t) / 1000;
+      if (rows > 0 && rows + block.rows > o.chunkRows) await flush();
+      blocks.push(block);
+      rows += block.rows;
+    }
+    if (rows > 0) await flush();
+    const rs = await store.client.query({ query: `SELECT toString(count()) AS n, toString(sum(egress_bytes)) AS e FROM ${store.database}.flows`, format: 'JSONEachRow' });
+    const [got] = await rs.json<{ n: string; e: string }>();
+    assert.deepEqual({ rows: Number(got!.n), egress: BigInt(got!.e) }, truth, 'Arrow: flows');
+    await store.client.command({ query: `DROP DATABASE ${store.database}` });
+    await store.close();
+    const prev = best.get(ARROW);
+    if (!prev || encodeSeconds + insertSeconds < prev.encodeSeconds + prev.insertSeconds) best.set(ARROW, { encodeSeconds, insertSeconds, bytes: 0 });
   }
-  return Object.fromEntries(best) as Record<InsertFormat, FormatFigures>;
+  return Object.fromEntries(best) as Record<InsertFormat | typeof ARROW, FormatFigures>;
 }

@@ -182,9 +182,48 @@ export function generateRows(cols: readonly FlowColumn[] = FLOW_TABLE, o: Genera
   const insertCols = rollupInsertColumns(cols);
   out.push(`export function formatRollupRow(r: FlowRow): string {`, `  return ${rowTemplate(fmt, insertCols.slice(0, -1), `${fmt.sep}1`)};`, '}', '');
 
-  // The sink's hot path: flows rows, and the same flows' rollup_input rows, in one pass.
+  // The text encoders: flows rows (a format's own test and bench), and the sink's rollup_input rows.
   out.push(...encoder(cols, rollup, fmt, format));
+  // The flows rows as columns: what the store inserts (columnar.ts: Arrow for chDB, text for a server).
+  out.push(...columnar(cols));
   return out.join('\n');
+}
+
+/**
+ * FlowColumns, flowColumns (one message's flows rows as one array per column, no text) and
+ * columnsOf (hand-made rows). A batch's value is computed once per message; the others per flow.
+ */
+function columnar(cols: readonly FlowColumn[]): string[] {
+  const out: string[] = [];
+  const v = (c: FlowColumn) => `c_${c.name}`;
+  out.push('/** Rows of `flows` as one array per column (each `rows` long): what the store inserts (columnar.ts). */');
+  out.push('export interface FlowColumns {');
+  out.push('  rows: number;');
+  out.push('  values: { [K in keyof FlowRow]: Array<FlowRow[K]> };');
+  out.push('}', '');
+  out.push('/** The flows rows of one flows.enriched.v1 message, as columns. */');
+  out.push('export function flowColumns(b: EnrichedFlowBatch, src: SourceCoordinates): FlowColumns {');
+  out.push('  const eps = b.endpoints;');
+  out.push('  const n = b.flows.length;');
+  if (!cols.some((c) => c.scope === 'batch' && uses(c.from, 'src'))) out.push('  void src;');
+  for (const c of cols) {
+    if (c.scope === 'batch') out.push(`  const ${v(c)} = new Array<${tsType(c.type)}>(n).fill(${c.from});`);
+    else out.push(`  const ${v(c)} = new Array<${tsType(c.type)}>(n);`);
+  }
+  out.push('  for (let i = 0; i < n; i++) {');
+  out.push('    const f = b.flows[i]!;');
+  out.push('    const l = eps[f.local];');
+  out.push('    const r = eps[f.remote];');
+  out.push('    if (l === undefined || r === undefined) throw outside(i, eps.length);');
+  for (const c of cols) if (c.scope !== 'batch') out.push(`    ${v(c)}[i] = ${c.from};`);
+  out.push('  }');
+  out.push(`  return { rows: n, values: { ${cols.map((c) => `${c.name}: ${v(c)}`).join(', ')} } };`);
+  out.push('}', '');
+  out.push('/** Hand-made rows (tests, tools) as columns. */');
+  out.push('export function columnsOf(rows: readonly FlowRow[]): FlowColumns {');
+  out.push(`  return { rows: rows.length, values: { ${cols.map((c) => `${c.name}: rows.map((r) => r.${c.name})`).join(', ')} } };`);
+  out.push('}', '');
+  return out;
 }
 
 /** One table's rows in an encoder: its runs of columns and the name of their precomputed segments. */
@@ -196,9 +235,9 @@ interface Target {
 }
 
 /**
- * encodeFlowRows (flows only) and encodeRows (flows and rollup_input), straight from the decoded
- * record into the insert format (no row objects in between): a batch's columns are written once
- * per message, an endpoint's once per endpoint, strings once per distinct value. encodeRows folds
+ * encodeFlowRows (flows) and encodeRollupRows (rollup_input), straight from the decoded record
+ * into the insert format (no row objects in between): a batch's columns are written once per
+ * message, an endpoint's once per endpoint, strings once per distinct value. encodeRollupRows folds
  * the message's rollup_input rows: one per distinct key (the rollup columns but the sums, the
  * destination columns empty on other rows, the time to the hour), with the sums and the weight.
  */
@@ -329,13 +368,7 @@ function encoder(cols: readonly FlowColumn[], rollup: readonly FlowColumn[], fmt
   const roll: Target = { name: 'rollup', runs: runs(rollup.filter((c) => c.rollupAs !== 'sum')), sums: rollup.filter((c) => c.rollupAs === 'sum') };
   const block = (t: Target) => `{ body: ${t.name}Lines.join('\\n'), rows: ${t.sums ? `${t.name}Lines.length - 1` : 'b.flows.length'} }`;
   emit('encodeFlowRows', [flows], `The flows rows of one flows.enriched.v1 message (${format}, FLOW_COLUMNS order).`, 'RowBlock', block(flows));
-  emit(
-    'encodeRows',
-    [flows, roll],
-    'The flows rows of one message, and its rollup_input rows folded (ROLLUP_INSERT_COLUMNS order), in one pass.',
-    '{ flows: RowBlock; rollup: RowBlock }',
-    `{ flows: ${block(flows)}, rollup: ${block(roll)} }`,
-  );
+  emit('encodeRollupRows', [roll], 'The rollup_input rows of one message, folded (ROLLUP_INSERT_COLUMNS order).', 'RowBlock', block(roll));
   return out;
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@tollgate/log';
 import { createIngest, FencedError, type IngestItem, type IngestOptions } from './ingest.ts';
-import { rollupBlock, rowBlock } from './rows.ts';
+import { columnsOf, rollupBlock } from './rows.ts';
 import { openStore, type Store } from './store.ts';
 import { flowRow, hourAgo } from './testing.ts';
 
@@ -33,7 +33,7 @@ function item(offset: number, hoursAgo = 1, partition = 0): IngestItem {
   const time = hourAgo(hoursAgo);
   const rows = [0, 1, 2].map((j) => flowRow({ time, local_workload: `w${offset % 2}`, egress_bytes: 1000 * offset + j, ingress_bytes: 1, src_partition: partition, src_offset: offset, conntrack_id: j }));
   const d = new Date(time * 1000);
-  return { offset, month: d.getUTCFullYear() * 12 + d.getUTCMonth(), flows: rowBlock(rows), rollup: rollupBlock(rows) };
+  return { offset, month: d.getUTCFullYear() * 12 + d.getUTCMonth(), flows: columnsOf(rows), rollup: rollupBlock(rows) };
 }
 const egressOf = (offsets: number[]) => offsets.reduce((n, o) => n + 3000 * o + 3, 0);
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);

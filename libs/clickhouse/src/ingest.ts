@@ -8,7 +8,7 @@
 //
 //   1. ledger: an `intent` row (epoch, owner, seq, first, last, rows) in ingest_ledger;
 //      then the fence: the partition's newest claim must still be ours;
-//   2. flows:  the rows (ROW_FORMAT, rows.generated.ts), insert_deduplication_token = <topic>/<partition>/<first>-<last>
+//   2. flows:  the rows (their columns: columnar.ts), insert_deduplication_token = <topic>/<partition>/<first>-<last>
 //              (the chunk's coordinates, never its body: a retried or replayed chunk has the same token);
 //   3. rollup: the same flows, as the messages' own rollup_input rows (token ...#r). Not read back
 //      from flows (INSERT ... SELECT): ClickHouse derives the views' deduplication ids of an INSERT
@@ -37,7 +37,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '@tollgate/log';
 import { errorMessage, isPermanent, PermanentError, retry } from '@tollgate/pipeline';
 import { chunkToken, tokenLiteral } from './chunks.ts';
-import { FLOW_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, type RowBlock } from './rows.ts';
+import { ROLLUP_INSERT_COLUMNS, ROW_FORMAT, type FlowColumns, type RowBlock } from './rows.ts';
 import type { InsertFormat } from './text-format.ts';
 
 export type { InsertFormat } from './text-format.ts';
@@ -55,8 +55,9 @@ export interface IngestItem {
   offset: number;
   /** Months since 1970 of its rows (a chunk never spans two). */
   month: number;
-  flows: RowBlock;
-  /** The same flows as rollup_input rows (step 3), ROLLUP_INSERT_COLUMNS order: folded (encodeRows) or one per flow (rollupBlock). */
+  /** Its flows rows, as columns (flowColumns, or columnsOf for hand-made rows). */
+  flows: FlowColumns;
+  /** The same flows as rollup_input rows (step 3), ROLLUP_INSERT_COLUMNS order: folded (encodeRollupRows) or one per flow (rollupBlock). */
   rollup: RowBlock;
 }
 
@@ -129,10 +130,17 @@ export class FencedError extends Error {
  */
 export type RawInsert = (table: string, columns: readonly string[], body: string, settings: Record<string, string | number>, format: InsertFormat) => Promise<void>;
 
+/**
+ * The engine's side of a flows insert, from the rows' columns (the store encodes them: Arrow for
+ * chDB, text for a server), with per-insert settings.
+ */
+export type FlowsInsert = (table: string, blocks: readonly FlowColumns[], settings: Record<string, string | number>) => Promise<void>;
+
 export interface IngestStore {
   readonly client: ClickHouseClient;
   readonly database: string;
   readonly rawInsert: RawInsert;
+  readonly flowsInsert: FlowsInsert;
 }
 
 /** ClickHouse error codes that mean "this data can never be inserted" (parse and type errors). */
@@ -233,24 +241,30 @@ export function createIngest(store: IngestStore, opts: IngestOptions): Ingest {
     input_format_parallel_parsing: 1,
   });
 
-  const insert = async (table: 'flows' | 'rollup_input', blocks: readonly RowBlock[], token: string) => {
-    tokenLiteral(token);
-    const body = blocks.length === 1 ? blocks[0]!.body : blocks.map((b) => b.body).join('');
-    const columns = table === 'flows' ? FLOW_COLUMNS : ROLLUP_INSERT_COLUMNS;
-    await withRetry(table, async () => {
-      try {
-        await store.rawInsert(`${store.database}.${table}`, columns, body, insertSettings(token), ROW_FORMAT);
-      } catch (err) {
-        throw classifyInsertError(err);
-      }
-    });
+  const classified = async (fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      throw classifyInsertError(err);
+    }
   };
 
   /** Steps 2 and 3 for a run of items (offsets first..last) under one token. */
   const insertBoth = async (ref: ChunkRef, items: readonly IngestItem[], token: string) => {
-    await insert('flows', items.map((i) => i.flows), token);
+    tokenLiteral(token);
+    const flows = items.map((i) => i.flows);
+    await withRetry('flows', () => classified(() => store.flowsInsert(`${store.database}.flows`, flows, insertSettings(token))));
     await opts.fault?.('flows', ref);
-    await insert('rollup_input', items.map((i) => i.rollup), `${token}#r`);
+    // Only after flows took the rows: a chunk ClickHouse rejects is stored message by message,
+    // rollups included (a chunk's rollup rows stored next to a rejected flows insert would be
+    // counted again by the fallback; the crash matrix's rejection case fails so).
+    const rollup = `${token}#r`;
+    tokenLiteral(rollup);
+    const body = items.length === 1 ? items[0]!.rollup.body : items.map((i) => i.rollup.body).join('');
+    // The rollups' views run side by side (each still deduplicated by the token).
+    await withRetry('rollup_input', () =>
+      classified(() => store.rawInsert(`${store.database}.rollup_input`, ROLLUP_INSERT_COLUMNS, body, { ...insertSettings(rollup), parallel_view_processing: 1 }, ROW_FORMAT)),
+    );
   };
 
   const storeChunk = async (topic: string, partition: number, st: PartitionState, items: readonly IngestItem[], first: number, last: number, reject: Reject) => {

@@ -3,8 +3,8 @@
 // format codegen.ts names (ROW_FORMAT).
 import { FLOW_COLUMNS, formatFlowRow, formatRollupRow, type FlowRow, type RowBlock } from './rows.generated.ts';
 
-export { FLOW_COLUMNS, ROLLUP_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, encodeFlowRows, encodeRows, formatFlowRow, formatRollupRow, toFlowRows } from './rows.generated.ts';
-export type { FlowRow, RowBlock, SourceCoordinates } from './rows.generated.ts';
+export { FLOW_COLUMNS, ROLLUP_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, columnsOf, encodeFlowRows, encodeRollupRows, flowColumns, formatFlowRow, formatRollupRow, toFlowRows } from './rows.generated.ts';
+export type { FlowColumns, FlowRow, RowBlock, SourceCoordinates } from './rows.generated.ts';
 
 /** One row as an array in FLOW_COLUMNS order (the values a JSON format carries). */
 export function flowRowValues(r: FlowRow): unknown[] {

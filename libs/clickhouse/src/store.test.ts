@@ -10,7 +10,7 @@ import { createLogger } from '@tollgate/log';
 import { openStore, type Store } from './store.ts';
 import { flowRow, GiB, hourAgo, MiB } from './testing.ts';
 import { fromViews } from '@tollgate/schema';
-import { encodeFlowRows, encodeRows, formatRollupRow, rollupBlock, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
+import { columnsOf, encodeFlowRows, encodeRollupRows, flowColumns, formatRollupRow, rollupBlock, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
 import { FLOW_TABLE, rollupColumns } from './flows-table.ts';
 
 const logger = createLogger('silent');
@@ -286,7 +286,7 @@ test('anomalies: mining port, new country and ASN after a baseline, a trickle ba
   );
 });
 
-test('encodeRows (the sink hot path) and encodeFlowRows write exactly what rowBlock of toFlowRows() writes; encodeRows folds the rollup_input rows', () => {
+test('flowColumns (the sink hot path) and encodeFlowRows hold exactly what toFlowRows() gives; encodeRollupRows folds the rollup_input rows', () => {
   const views = [1, 2, 3].map((i) => ({
     time: 1_700_000_000_000 + i, conntrack_id: i, protocol: 6, family: 'IPV4' as const, role: 'INITIATOR' as const,
     local: { ip: `10.0.0.${i}`, port: 40000 + i, kind: 'POD' as const, cluster: 'c', namespace: 'ns', workload_kind: 'Deployment', workload: 'w', pod: `w-${i % 2}`, node: 'n1', zone: 'a', region: 'r', country: '', asn: 0, as_org: '', service: '', labels: {} },
@@ -307,8 +307,8 @@ test('encodeRows (the sink hot path) and encodeFlowRows write exactly what rowBl
   const src = { topic: 'flows.enriched.v1', partition: 2, offset: 77 };
   assert.deepEqual(encodeFlowRows(batch, src), rowBlock(toFlowRows(batch, src)));
   const rows = toFlowRows(batch, src);
-  const enc = encodeRows(batch, src);
-  assert.deepEqual(enc.flows, rowBlock(rows));
+  assert.deepEqual(flowColumns(batch, src), columnsOf(rows));
+  const enc = { rollup: encodeRollupRows(batch, src) };
   // rollup_input: one row per distinct rollup value (the time to the hour, the remote columns
   // only on destination rows), bytes and packets summed, the weight last. Flows 1 and 4 fold; 5
   // (RESPONDER) keeps no remote value.
@@ -321,4 +321,5 @@ test('encodeRows (the sink hot path) and encodeFlowRows write exactly what rowBl
   assert.equal(encodeFlowRows(batch, src).rows, 5);
   assert.equal(toFlowRows(batch, src)[2]!.cloud_service, 'S3');
   assert.throws(() => encodeFlowRows({ ...batch, flows: [{ ...batch.flows[0]!, remote: 9 }] }, src), /outside the batch/);
+  assert.throws(() => flowColumns({ ...batch, flows: [{ ...batch.flows[0]!, remote: 9 }] }, src), /outside the batch/);
 });

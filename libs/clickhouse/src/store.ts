@@ -1,16 +1,18 @@
-import { Readable } from 'node:stream';
 // The Tollgate store: ClickHouse through @clickhouse/client, either a server (TOLLGATE_CLICKHOUSE_URL)
 // or the embedded chDB engine in TOLLGATE_DATA_DIR (chDB's Connection plugged into the same
 // client), so every query below runs on both unchanged.
 import { accessSync, constants, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { ConfigError } from '@tollgate/config';
 import type { Logger } from '@tollgate/log';
 import { DEFAULT_MIGRATIONS_DIR, runMigrations } from './migrate.ts';
-import { rollupBlock, rowBlock, type FlowRow } from './rows.ts';
-import { createIngest, type IngestItem, type RawInsert } from './ingest.ts';
+import { columnsOf, FLOW_COLUMNS, rollupBlock, ROW_FORMAT, type FlowRow } from './rows.ts';
+import { ARROW_SELECT, arrowColumns, textRows, type ArrowColumn } from './columnar.ts';
+import { createIngest, type FlowsInsert, type IngestItem, type RawInsert } from './ingest.ts';
 import {
   anomalies,
   anomalyRows,
@@ -45,8 +47,10 @@ export interface Store {
   readonly database: string;
   /** The underlying client, for ad-hoc SQL (tables are `${database}.<name>`). */
   readonly client: ClickHouseClient;
-  /** An insert of a pre-encoded body (ROW_FORMAT for flows rows) with per-insert settings: chDB's raw insert, or the client's. */
+  /** An insert of a pre-encoded body (ROW_FORMAT) with per-insert settings: chDB's raw insert, or the client's. */
   readonly rawInsert: RawInsert;
+  /** An insert of flows rows from their columns: Arrow into chDB, ROW_FORMAT text into a server (columnar.ts). */
+  readonly flowsInsert: FlowsInsert;
   /** Applies pending migrations; returns the names applied now. */
   migrate(): Promise<string[]>;
   /**
@@ -81,6 +85,33 @@ const TRAFFIC_TABLES = [
 ] as const;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const TABLE = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
+
+/** chDB's session and its Arrow registration (the package's own API, not in its typings). */
+interface ChdbSession {
+  readonly connection: unknown;
+  queryAsync(sql: string, opts: { format: string }): Promise<unknown>;
+  close(): void;
+}
+const chdbNative = createRequire(import.meta.url)('chdb') as {
+  Session: new (path: string) => ChdbSession;
+  _arrowRegisterColumns(connection: unknown, name: string, columns: ArrowColumn[]): void;
+  _arrowUnregister(connection: unknown, name: string): void;
+};
+
+/** A SETTINGS clause: names checked, numbers as they are, strings as quoted literals (never spliced raw). */
+function settingsClause(settings: Record<string, string | number>): string {
+  return Object.entries(settings)
+    .map(([k, v]) => {
+      if (!IDENT.test(k)) throw new Error(`setting name '${k}' is not an identifier`);
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) throw new Error(`setting ${k}: ${v} is not a number`);
+        return `${k} = ${v}`;
+      }
+      return `${k} = '${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    })
+    .join(', ');
+}
 
 function redactUrl(url: string): string {
   try {
@@ -116,7 +147,7 @@ function clientLog(logger: Logger) {
   };
 }
 
-function openEmbedded(dataDir: string, logger: Logger): { client: ClickHouseClient; connection: ChdbConnection } {
+function openEmbedded(dataDir: string, logger: Logger): { client: ClickHouseClient; connection: ChdbConnection; dir: string } {
   const dir = resolve(dataDir);
   try {
     mkdirSync(dir, { recursive: true });
@@ -141,7 +172,7 @@ function openEmbedded(dataDir: string, logger: Logger): { client: ClickHouseClie
   }
   // chDB types its Connection against @clickhouse/client-common, a copy of the client's own
   // (vendored) types: structurally the same contract, nominally different declarations.
-  return { connection, client: createClient({ log: clientLog(logger), connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] }) };
+  return { dir, connection, client: createClient({ log: clientLog(logger), connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] }) };
 }
 
 export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store> {
@@ -153,6 +184,7 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
   const mode: Store['mode'] = cfg.url ? 'server' : 'embedded';
   let client: ClickHouseClient;
   let chdb: ChdbConnection | undefined;
+  let embeddedDir: string | undefined;
   if (mode === 'server') {
     let parsed: URL;
     try {
@@ -171,7 +203,7 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     }
     logger.info({ mode, url: redactUrl(cfg.url), user: cfg.user, database }, 'ClickHouse store opened');
   } else {
-    ({ client, connection: chdb } = openEmbedded(cfg.dataDir, logger));
+    ({ client, connection: chdb, dir: embeddedDir } = openEmbedded(cfg.dataDir, logger));
     logger.info({ mode, dataDir: resolve(cfg.dataDir), database }, 'embedded chDB store opened');
   }
 
@@ -199,6 +231,26 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     }
   };
 
+  // Embedded: flows rows as Arrow columns (columnar.ts), on a second chDB session of the same
+  // directory (the client's session is not reachable from here); a server: ROW_FORMAT text.
+  let arrow: ChdbSession | undefined;
+  let arrowSeq = 0;
+  const flowsInsert: FlowsInsert = async (table, blocks, settings) => {
+    if (!TABLE.test(table)) throw new Error(`flowsInsert: '${table}' is not a table name`);
+    if (!chdb) return rawInsert(table, FLOW_COLUMNS, textRows(blocks), settings, ROW_FORMAT);
+    arrow ??= new chdbNative.Session(embeddedDir!);
+    const name = `tollgate_flows_${++arrowSeq}`;
+    chdbNative._arrowRegisterColumns(arrow.connection, name, arrowColumns(blocks));
+    try {
+      await arrow.queryAsync(
+        `INSERT INTO ${table} (${FLOW_COLUMNS.join(', ')}) SELECT ${ARROW_SELECT} FROM arrowstream('${name}') SETTINGS ${settingsClause({ schema_inference_make_columns_nullable: 0, ...settings })}`,
+        { format: 'CSV' },
+      );
+    } finally {
+      chdbNative._arrowUnregister(arrow.connection, name);
+    }
+  };
+
   let closed: Promise<void> | undefined;
   return {
     mode,
@@ -208,6 +260,7 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
 
 
     rawInsert,
+    flowsInsert,
     insertFlows: async (rows) => {
       const groups = new Map<string, Map<number, FlowRow[]>>();
       for (const r of rows) {
@@ -218,7 +271,7 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
         if (m) m.push(r);
         else g.set(r.src_offset, [r]);
       }
-      const ingest = createIngest({ client, database, rawInsert }, { maxChunkRows: 1_000_000, owner: `insertFlows-${process.pid}`, logger });
+      const ingest = createIngest({ client, database, rawInsert, flowsInsert }, { maxChunkRows: 1_000_000, owner: `insertFlows-${process.pid}`, logger });
       for (const g of groups.values()) {
         const msgs = [...g.entries()].sort((a, b) => a[0] - b[0]);
         const { src_topic: topic, src_partition: partition } = msgs[0]![1][0]!;
@@ -228,7 +281,7 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
         const items: IngestItem[] = msgs.map(([offset, rs]) => ({
           offset,
           month: 0,
-          flows: rowBlock(rs),
+          flows: columnsOf(rs),
           rollup: rollupBlock(rs),
         }));
         await ingest.store(topic, partition, items, items[items.length - 1]!.offset, async (offset, reason) => {
@@ -255,7 +308,10 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     },
 
     close() {
-      return (closed ??= client.close());
+      return (closed ??= (async () => {
+        arrow?.close();
+        await client.close();
+      })());
     },
   };
 }

@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '@tollgate/log';
 import { DEFAULT_MIGRATIONS_DIR, splitStatements } from './migrate.ts';
 import { anomalyRows, clientQuery, type AnomalyRow, type Period } from './reports.ts';
-import { ROW_FORMAT, type FlowRow } from './rows.ts';
+import { FLOW_COLUMNS, ROW_FORMAT, type FlowColumns, type FlowRow } from './rows.ts';
 import { openStore, type Store } from './store.ts';
 
 export const GiB = 2 ** 30;
@@ -92,6 +92,24 @@ export function withField(body: string, columns: readonly string[], pick: (row: 
       return fields.join('\t');
     })
     .join('\n');
+}
+
+/**
+ * Flows blocks with `column` set to `value` in every row `pick` selects (given the row's values):
+ * rows the engine itself rejects, for tests of the rejection path. Other rows stay as they are.
+ */
+export function withColumnValue(blocks: readonly FlowColumns[], pick: (row: Readonly<Record<string, unknown>>) => boolean, column: keyof FlowRow, value: unknown): FlowColumns[] {
+  return blocks.map((b) => {
+    const values = { ...b.values } as unknown as Record<string, unknown[]>;
+    const changed = [...values[column]!];
+    for (let i = 0; i < b.rows; i++) {
+      const row: Record<string, unknown> = {};
+      for (const c of FLOW_COLUMNS) row[c] = values[c]![i];
+      if (pick(row)) changed[i] = value;
+    }
+    values[column] = changed;
+    return { rows: b.rows, values: values as unknown as FlowColumns['values'] };
+  });
 }
 
 export { INSERT_FORMAT, loadRowsModule, type RowsModule } from './codegen.ts';

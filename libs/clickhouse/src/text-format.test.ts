@@ -7,7 +7,8 @@ import { createLogger } from '@tollgate/log';
 import { Family, fromViews, SchemaRegistry, type EndpointView, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
 import { loadRowsModule } from './codegen.ts';
 import { FLOW_TABLE, isDestinationRow, tsType } from './flows-table.ts';
-import { FLOW_COLUMNS, ROLLUP_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, toFlowRows, type FlowRow } from './rows.ts';
+import { FLOW_COLUMNS, ROLLUP_COLUMNS, ROLLUP_INSERT_COLUMNS, ROW_FORMAT, flowColumns, toFlowRows, type FlowRow } from './rows.ts';
+import { textRows } from './columnar.ts';
 import type { Store } from './store.ts';
 import { embeddedStores, flowRow, hourAgo } from './testing.ts';
 import { csvString, mapText, quoted, tsvString } from './text-format.ts';
@@ -105,7 +106,7 @@ function hostileMessage(time: number): EnrichedFlowBatch {
   return codec.decode(codec.encode(sent));
 }
 
-test(`hostile strings in every String and Map column survive the sink's insert (${ROW_FORMAT}) through the ingest module`, async () => {
+test(`hostile strings in every String and Map column survive the sink's flows insert (Arrow columns into chDB) through the ingest module`, async () => {
   // The column types this test covers; a new type in FLOW_TABLE (Array, Nullable, DateTime64, ...) needs its case here.
   const covered = new Set(['String', 'IPv6', 'Map(String, String)', 'Bool', "DateTime('UTC')", 'UInt8', 'UInt16', 'UInt32', 'UInt64']);
   assert.deepEqual(FLOW_TABLE.filter((c) => !covered.has(c.type)).map((c) => `${c.name} ${c.type}`), []);
@@ -116,6 +117,22 @@ test(`hostile strings in every String and Map column survive the sink's insert (
   const got = await readBack(s, 'flows', FLOW_COLUMNS, 'src_offset');
   assert.equal(got.length, rows.length);
   for (let k = 0; k < rows.length; k++) assert.deepEqual(got[k], pick(rows[k]!, FLOW_COLUMNS), `row ${k}: ${JSON.stringify(HOSTILE[k]!.slice(0, 40))}`);
+});
+
+test('the flows columns of a hostile message (flowColumns) reach the engine exactly, as Arrow (embedded) and as text (a server), with the largest counters', async () => {
+  const s = await store('hostile_columns');
+  const db = s.database;
+  await s.client.command({ query: `CREATE TABLE ${db}.flows_text AS ${db}.flows` });
+  const time = hourAgo(2);
+  const batch = hostileMessage(time);
+  const src = { topic: 'flows.enriched.v1', partition: 7, offset: MAX };
+  const blocks = [flowColumns(batch, src), flowColumns(batch, { ...src, offset: 1 })];
+  const want = [...toFlowRows(batch, src), ...toFlowRows(batch, { ...src, offset: 1 })].map((r) => ({ ...r, local_ip: '2001:db8::a', remote_ip: r.remote_ip === '::' ? '::' : 'fe80::1' }));
+  await s.flowsInsert(`${db}.flows`, blocks, { insert_deduplicate: 0 });
+  await s.rawInsert(`${db}.flows_text`, FLOW_COLUMNS, textRows(blocks), { insert_deduplicate: 0 }, ROW_FORMAT);
+  const order = 'src_offset, conntrack_id DESC';
+  assert.deepEqual(await readBack(s, 'flows', FLOW_COLUMNS, order), [...want].sort((a, b) => a.src_offset - b.src_offset || b.conntrack_id - a.conntrack_id).map((r) => pick(r, FLOW_COLUMNS)));
+  assert.deepEqual(await readBack(s, 'flows_text', FLOW_COLUMNS, order), await readBack(s, 'flows', FLOW_COLUMNS, order));
 });
 
 for (const format of ['TabSeparated', 'CSV', 'JSONCompactEachRow'] as const) {
@@ -129,7 +146,7 @@ for (const format of ['TabSeparated', 'CSV', 'JSONCompactEachRow'] as const) {
     const time = hourAgo(2);
     const batch = hostileMessage(time);
     const src = { topic: 'flows.enriched.v1', partition: 7, offset: MAX };
-    const enc = m.encodeRows(batch, src);
+    const enc = { flows: m.encodeFlowRows(batch, src), rollup: m.encodeRollupRows(batch, src) };
     const settings = { insert_deduplicate: 0 };
     await s.rawInsert(`${db}.flows`, FLOW_COLUMNS, enc.flows.body, settings, format);
     await s.rawInsert(`${db}.rollup_copy`, ROLLUP_INSERT_COLUMNS, enc.rollup.body, settings, format);

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type IngestStep, type RawInsert, type Store } from '@tollgate/clickhouse';
-import { withField } from '@tollgate/clickhouse/testing';
+import { openStore, type FlowsInsert, type IngestStep, type RawInsert, type Store } from '@tollgate/clickhouse';
+import { withColumnValue, withField } from '@tollgate/clickhouse/testing';
 import { checkBrokers, createKafkaTransport } from '@tollgate/kafka';
 import { createLogger } from '@tollgate/log';
 import { allTopics, caughtUp, topicNames, type Transport } from '@tollgate/pipeline';
@@ -179,9 +179,10 @@ async function runCase(c: Case, index: number): Promise<void> {
   const rejected = new Set(c.rejected ?? []);
   // A rejected message's rows reach the engine with a bad address (their egress bytes identify
   // the message): ClickHouse itself refuses them, in flows and in rollup_input alike.
-  const isRejected = (row: Readonly<Record<string, string>>) => rejected.has(Math.floor(Number(row.egress_bytes) / 1_000_003) - 1);
+  const isRejected = (row: Readonly<Record<string, unknown>>) => rejected.has(Math.floor(Number(row.egress_bytes) / 1_000_003) - 1);
   const rawInsert: RawInsert = (table, columns, body, settings, format) => s.rawInsert(table, columns, withField(body, columns, isRejected, 'remote_ip', 'bad-ip'), settings, format);
-  const engine: Store = { ...s, rawInsert };
+  const flowsInsert: FlowsInsert = (table, blocks, settings) => s.flowsInsert(table, withColumnValue(blocks, isRejected, 'remote_ip', 'bad-ip'), settings);
+  const engine: Store = { ...s, rawInsert, flowsInsert };
   const group = `${prefix}.sink`;
 
   for (const [p, phase] of c.phases.entries()) {

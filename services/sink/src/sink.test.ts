@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createIngest, openStore, type RawInsert, type Store } from '@tollgate/clickhouse';
-import { withField } from '@tollgate/clickhouse/testing';
+import { createIngest, openStore, type FlowsInsert, type RawInsert, type Store } from '@tollgate/clickhouse';
+import { withColumnValue, withField } from '@tollgate/clickhouse/testing';
 import { createLogger } from '@tollgate/log';
 import { allTopics, caughtUp, DlqHeaders, MemoryTransport, topicNames, type InMessage } from '@tollgate/pipeline';
 import { Family, fromViews, SchemaRegistry, type EnrichedFlowBatch, type EnrichedFlowView } from '@tollgate/schema';
@@ -178,10 +178,11 @@ test('copies out of seq order (two enrichers interleaving their sends across a r
   assert.deepEqual(await s.bytesByWorkloadClass(), expected(7, 3));
 });
 
-/** A store whose engine sees `corrupt(body)`: a real ClickHouse rejection of chosen rows. */
-function corrupting(s: Store, corrupt: (body: string, columns: readonly string[]) => string): Store {
-  const rawInsert: RawInsert = (table, columns, body, settings, format) => s.rawInsert(table, columns, corrupt(body, columns), settings, format);
-  return { ...s, rawInsert };
+/** A store whose engine sees `column` set to `value` in the rows `pick` selects (flows and rollup_input): a real ClickHouse rejection of those rows. */
+function corrupting(s: Store, pick: (row: Readonly<Record<string, unknown>>) => boolean, column: 'remote_ip', value: string): Store {
+  const rawInsert: RawInsert = (table, columns, body, settings, format) => s.rawInsert(table, columns, withField(body, columns, pick, column, value), settings, format);
+  const flowsInsert: FlowsInsert = (table, blocks, settings) => s.flowsInsert(table, withColumnValue(blocks, pick, column, value), settings);
+  return { ...s, rawInsert, flowsInsert };
 }
 
 async function readDlq(transport: MemoryTransport, topic: string, n: number): Promise<InMessage[]> {
@@ -222,7 +223,7 @@ test('rows ClickHouse rejects send their message to the DLQ; the rest of the chu
   const { transport, topics, producer } = await setup('rejected');
   await producer.send(topics.enriched, [0, 1, 2].map((i) => ({ key: 'k', value: codec.encode(batch(i, 3)) })));
   // Message 1's rows (workload w1) reach the engine with a bad address: ClickHouse itself rejects them.
-  const rejecting = corrupting(s, (body, columns) => withField(body, columns, (r) => r.local_workload === 'w1', 'remote_ip', 'not-an-ip'));
+  const rejecting = corrupting(s, (r) => r.local_workload === 'w1', 'remote_ip', 'not-an-ip');
   const sink = createSink({ transport, store: rejecting, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry });
   await sink.start();
   await waitCaughtUp(transport, 'tollgate-sink', topics.enriched);
@@ -230,7 +231,8 @@ test('rows ClickHouse rejects send their message to the DLQ; the rest of the chu
   assert.deepEqual(await s.bytesByWorkloadClass(), expected(3, 3, new Set([1])));
   const dlq = await readDlq(transport, topics.enriched, 1);
   assert.deepEqual(dlq.map((m) => m.headers[DlqHeaders.offset]), ['1']);
-  assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /^clickhouse rejected the rows: .*not-an-ip/);
+  // (The engine names the column and the type; a text insert quotes the value too.)
+  assert.match(dlq[0]!.headers[DlqHeaders.reason]!, /^clickhouse rejected the rows: .*(not-an-ip|IPv6 value.*remote_ip)/);
   assert.equal(sink.stats().dlq, 1);
   // A restart (after OPTIMIZE of the ledger) resumes after the chunk and changes nothing.
   await s.client.command({ query: 'OPTIMIZE TABLE rejected.ingest_ledger FINAL' });
@@ -247,10 +249,10 @@ test('a retriable insert error is retried with the same token and stored once', 
   let calls = 0;
   const flaky: Store = {
     ...s,
-    rawInsert: async (table, columns, body, settings, format) => {
-      if (table.endsWith('.flows')) tokens.push(String(settings.insert_deduplication_token));
-      await s.rawInsert(table, columns, body, settings, format);
-      if (table.endsWith('.flows') && ++calls === 1) throw new Error('connection reset after the insert');
+    flowsInsert: async (table, blocks, settings) => {
+      tokens.push(String(settings.insert_deduplication_token));
+      await s.flowsInsert(table, blocks, settings);
+      if (++calls === 1) throw new Error('connection reset after the insert');
     },
   };
   const sink = createSink({ transport, store: flaky, topics, settings: { batchRows: 1000, flushMs: 20 }, logger, registry, retry: { attempts: 3, baseMs: 1 } });

@@ -6,7 +6,7 @@
 // (libs/clickhouse/src/ingest.ts), which owns the storage protocol: chunks, ledger, flows insert,
 // rollup feed, replay of an interrupted chunk, fencing. The consumer commits only what the
 // ingest module says is stored; on (re)assignment the sink resumes where the ledger says.
-import { AgentPositions, createIngest, loadAgentPositions, encodeRows, FencedError, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
+import { AgentPositions, createIngest, loadAgentPositions, encodeRollupRows, flowColumns, FencedError, type Ingest, type IngestItem, type IngestOptions, type Store } from '@tollgate/clickhouse';
 import type { Logger } from '@tollgate/log';
 import { stageMetrics } from '@tollgate/metrics';
 import type { Registry } from '@tollgate/metrics';
@@ -73,6 +73,11 @@ export const DEFAULT_SINK_GROUP = 'tollgate-sink';
 /** Messages per handler call: enough for a full chunk at a few dozen flows per message. */
 export function maxMessagesPerBatch(batchRows: number): number {
   return Math.max(1, Math.min(10_000, Math.ceil(batchRows / 50)));
+}
+
+/** One turn of the event loop: pending I/O completions (an insert's) and their continuations run. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Months since 1970 of a time (ms, UTC). */
@@ -193,7 +198,7 @@ export function createSink(deps: SinkDeps): Sink {
         pos.advance(batch.source.agent_id, batch.source.seq);
         const src = { topic: m.topic, partition: m.partition, offset: m.offset };
         // Its flows rows and its rollup_input rows (ingest.ts: the rollups are fed from the messages, never read back).
-        item = { offset: m.offset, month: monthOf(batch.window_start), ...encodeRows(batch, src) };
+        item = { offset: m.offset, month: monthOf(batch.window_start), flows: flowColumns(batch, src), rollup: encodeRollupRows(batch, src) };
         let bytes = 0;
         for (const f of batch.flows) bytes += f.egress_bytes + f.ingress_bytes;
         stage?.tollgate_bytes_total.inc(label, bytes);
@@ -201,7 +206,12 @@ export function createSink(deps: SinkDeps): Sink {
         toDlq(m, 'invalid', errorMessage(err));
         continue;
       }
-      if (sliceRows > 0 && sliceRows + item.flows.rows > settings.batchRows) ship(messages[i - 1]!.offset);
+      if (sliceRows > 0 && sliceRows + item.flows.rows > settings.batchRows) {
+        ship(messages[i - 1]!.offset);
+        // Let the slice's store start now (its steps continue whenever this loop yields), so
+        // that the engine inserts it while the next slice is decoded.
+        await yieldToEvents();
+      } else if ((i & 15) === 15) await yieldToEvents();
       slice.push(item);
       sliceRows += item.flows.rows;
     }
