@@ -99,6 +99,9 @@ const chdbNative = createRequire(import.meta.url)('chdb') as {
   _arrowUnregister(connection: unknown, name: string): void;
 };
 
+/** Registered Arrow tables of this process, numbered (their names are the engine's, not a session's). */
+let arrowTables = 0;
+
 /** A SETTINGS clause: names checked, numbers as they are, strings as quoted literals (never spliced raw). */
 function settingsClause(settings: Record<string, string | number>): string {
   return Object.entries(settings)
@@ -234,12 +237,11 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
   // Embedded: flows rows as Arrow columns (columnar.ts), on a second chDB session of the same
   // directory (the client's session is not reachable from here); a server: ROW_FORMAT text.
   let arrow: ChdbSession | undefined;
-  let arrowSeq = 0;
   const flowsInsert: FlowsInsert = async (table, blocks, settings) => {
     if (!TABLE.test(table)) throw new Error(`flowsInsert: '${table}' is not a table name`);
     if (!chdb) return rawInsert(table, FLOW_COLUMNS, textRows(blocks), settings, ROW_FORMAT);
     arrow ??= new chdbNative.Session(embeddedDir!);
-    const name = `tollgate_flows_${++arrowSeq}`;
+    const name = `tollgate_flows_${++arrowTables}`;
     chdbNative._arrowRegisterColumns(arrow.connection, name, arrowColumns(blocks));
     try {
       await arrow.queryAsync(
