@@ -52,7 +52,7 @@ export interface ArrowColumn {
 function utf8Column(name: string, parts: ReadonlyArray<ReadonlyArray<unknown>>, length: number, text?: (v: unknown) => string): ArrowColumn {
   const offsets = new Int32Array(length + 1);
   const encoded = new Map<unknown, Buffer>();
-  let data = Buffer.allocUnsafe(Math.max(1024, length * 16));
+  let data = Buffer.allocUnsafe(Math.max(1024, length * 8));
   let pos = 0;
   let i = 0;
   let last: unknown;
