@@ -5,7 +5,7 @@
 // and inserting are timed apart (not overlapped, as the sink does); each run checks the stored
 // rows and byte sums against a truth from the decoded messages.
 import assert from 'node:assert/strict';
-import { FLOW_COLUMNS, flowColumns, openStore, type FlowColumns, type InsertFormat, type RowBlock } from '@tollgate/clickhouse';
+import { FLOW_COLUMNS, flowColumns, openStore, type FlowColumns, type InsertFormat, type RowBlock, type Store } from '@tollgate/clickhouse';
 import { loadRowsModule } from '@tollgate/clickhouse/testing';
 import type { Logger } from '@tollgate/log';
 import { Family, type EnrichedFlowBatch, type SchemaRegistry } from '@tollgate/schema';
@@ -30,63 +30,27 @@ export async function benchInsertFormats(o: { messages: Buffer[]; dataDir: strin
   }
   const modules = new Map(await Promise.all(FORMATS.map(async (f) => [f, await loadRowsModule(f)] as const)));
   const best = new Map<InsertFormat | typeof ARROW, FormatFigures>();
+  const one = { insert_deduplicate: 0, max_insert_block_size: 2_097_152, min_insert_block_size_rows: 2_097_152, min_insert_block_size_bytes: 0 };
   let db = 0;
-  const rounds = o.rounds ?? 2;
-  for (let round = 0; round < rounds; round++) {
-    // Each round in another order (the first insert of a process is slower).
-    for (const format of [...FORMATS.slice(round % FORMATS.length), ...FORMATS.slice(0, round % FORMATS.length)]) {
-      const m = modules.get(format)!;
-      const store = await openStore({ url: '', user: 'default', password: '', database: `bench_format_${db++}`, dataDir: o.dataDir }, o.logger);
-      await store.migrate();
-      let encodeSeconds = 0;
-      let insertSeconds = 0;
-      let bytes = 0;
-      let blocks: RowBlock[] = [];
-      let rows = 0;
-      const flush = async () => {
-        const body = blocks.map((b) => b.body).join('');
-        bytes += Buffer.byteLength(body);
-        const t = performance.now();
-        await store.rawInsert(`${store.database}.flows`, FLOW_COLUMNS, body, { insert_deduplicate: 0, input_format_parallel_parsing: 1, max_insert_block_size: 2_097_152, min_insert_block_size_rows: 2_097_152, min_insert_block_size_bytes: 0 }, format);
-        insertSeconds += (performance.now() - t) / 1000;
-        blocks = [];
-        rows = 0;
-      };
-      for (let i = 0; i < batches.length; i++) {
-        const t = performance.now();
-        const block = m.encodeFlowRows(batches[i]!, { topic: 'flows.enriched.v1', partition: 0, offset: i });
-        encodeSeconds += (performance.now() - t) / 1000;
-        if (rows > 0 && rows + block.rows > o.chunkRows) await flush();
-        blocks.push(block);
-        rows += block.rows;
-      }
-      if (rows > 0) await flush();
-      const rs = await store.client.query({ query: `SELECT toString(count()) AS n, toString(sum(egress_bytes)) AS e FROM ${store.database}.flows`, format: 'JSONEachRow' });
-      const [got] = await rs.json<{ n: string; e: string }>();
-      assert.deepEqual({ rows: Number(got!.n), egress: BigInt(got!.e) }, truth, `${format}: flows`);
-      await store.client.command({ query: `DROP DATABASE ${store.database}` });
-      await store.close();
-      const prev = best.get(format);
-      if (!prev || encodeSeconds + insertSeconds < prev.encodeSeconds + prev.insertSeconds) best.set(format, { encodeSeconds, insertSeconds, bytes });
-    }
-    // Arrow: encode is the rows' columns (flowColumns); the insert includes their Arrow buffers
-    // (arrowColumns, in the store) and what the engine does with them. Bytes: the buffers' sizes.
+  /** One path on a fresh database: each message encoded, chunks of o.chunkRows inserted, the stored rows checked. */
+  const measure = async <B extends { rows: number }>(name: InsertFormat | typeof ARROW, encode: (b: EnrichedFlowBatch, offset: number) => B, insert: (store: Store, blocks: B[]) => Promise<number>) => {
     const store = await openStore({ url: '', user: 'default', password: '', database: `bench_format_${db++}`, dataDir: o.dataDir }, o.logger);
     await store.migrate();
     let encodeSeconds = 0;
     let insertSeconds = 0;
-    let blocks: FlowColumns[] = [];
+    let bytes = 0;
+    let blocks: B[] = [];
     let rows = 0;
     const flush = async () => {
       const t = performance.now();
-      await store.flowsInsert(`${store.database}.flows`, blocks, { insert_deduplicate: 0, max_insert_block_size: 2_097_152, min_insert_block_size_rows: 2_097_152, min_insert_block_size_bytes: 0 });
+      bytes += await insert(store, blocks);
       insertSeconds += (performance.now() - t) / 1000;
       blocks = [];
       rows = 0;
     };
     for (let i = 0; i < batches.length; i++) {
       const t = performance.now();
-      const block = flowColumns(batches[i]!, { topic: 'flows.enriched.v1', partition: 0, offset: i });
+      const block = encode(batches[i]!, i);
       encodeSeconds += (performance.now() - t) / 1000;
       if (rows > 0 && rows + block.rows > o.chunkRows) await flush();
       blocks.push(block);
@@ -95,11 +59,30 @@ export async function benchInsertFormats(o: { messages: Buffer[]; dataDir: strin
     if (rows > 0) await flush();
     const rs = await store.client.query({ query: `SELECT toString(count()) AS n, toString(sum(egress_bytes)) AS e FROM ${store.database}.flows`, format: 'JSONEachRow' });
     const [got] = await rs.json<{ n: string; e: string }>();
-    assert.deepEqual({ rows: Number(got!.n), egress: BigInt(got!.e) }, truth, 'Arrow: flows');
+    assert.deepEqual({ rows: Number(got!.n), egress: BigInt(got!.e) }, truth, `${name}: flows`);
     await store.client.command({ query: `DROP DATABASE ${store.database}` });
     await store.close();
-    const prev = best.get(ARROW);
-    if (!prev || encodeSeconds + insertSeconds < prev.encodeSeconds + prev.insertSeconds) best.set(ARROW, { encodeSeconds, insertSeconds, bytes: 0 });
+    const prev = best.get(name);
+    if (!prev || encodeSeconds + insertSeconds < prev.encodeSeconds + prev.insertSeconds) best.set(name, { encodeSeconds, insertSeconds, bytes });
+  };
+  const src = (offset: number) => ({ topic: 'flows.enriched.v1', partition: 0, offset });
+  const rounds = o.rounds ?? 2;
+  for (let round = 0; round < rounds; round++) {
+    // Each round in another order (the first insert of a process is slower).
+    for (const format of [...FORMATS.slice(round % FORMATS.length), ...FORMATS.slice(0, round % FORMATS.length)]) {
+      const m = modules.get(format)!;
+      await measure<RowBlock>(format, (b, i) => m.encodeFlowRows(b, src(i)), async (store, blocks) => {
+        const body = blocks.map((b) => b.body).join('');
+        await store.rawInsert(`${store.database}.flows`, FLOW_COLUMNS, body, { ...one, input_format_parallel_parsing: 1 }, format);
+        return Buffer.byteLength(body);
+      });
+    }
+    // Arrow: encode is the rows' columns (flowColumns); the insert includes their Arrow buffers
+    // (arrowColumns, in the store) and what the engine does with them (no body: bytes 0).
+    await measure<FlowColumns>(ARROW, (b, i) => flowColumns(b, src(i)), async (store, blocks) => {
+      await store.flowsInsert(`${store.database}.flows`, blocks, one);
+      return 0;
+    });
   }
   return Object.fromEntries(best) as Record<InsertFormat | typeof ARROW, FormatFigures>;
 }
