@@ -3,8 +3,8 @@
 //   embedded (chDB)  Arrow columns (the C Data Interface: typed buffers, UTF-8 strings with
 //                    offsets), registered with chDB and read by `INSERT INTO flows ... SELECT ...
 //                    FROM arrowstream(...)`: no text to parse. chDB parses text at 80-265 ns a
-//                    field in one thread; it stores these columns in a quarter to a third of
-//                    the time (README "Insert format").
+//                    field in one thread; it stores these columns in a third to a half of the
+//                    time (README "Insert format").
 //   server           ROW_FORMAT text (TabSeparated), as the rest of the sink's inserts.
 //
 // Each column's Arrow type and its SELECT expression follow its ClickHouse type in flows-table.ts:
