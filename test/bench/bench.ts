@@ -2,7 +2,8 @@
 //   1. the agent and enricher stages alone, in this process (they also count flows and rows),
 //      and the Kafka client comparison (@platformatic/kafka vs kafkajs) on the real broker;
 //   2. the pipeline end to end through the real broker: agent, enricher and sink as three
-//      `tollgate` processes, as they are deployed (median of 3 rounds after a warm-up round);
+//      `tollgate` processes, as they are deployed (median of 3 rounds after a warm-up round),
+//      with the CPU each process and the broker spent in the round (test/bench/cpu.ts);
 //   3. the sink stage alone, in this process (chDB);
 //   4. the baseline: the whole pipeline in one process on the in-process transport.
 // The last line is one JSON object with every figure by name. Ratios are against the baseline
@@ -11,7 +12,7 @@
 // analytics, agent; default all) runs only some sections after the agent and enricher stages.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@tollgate/log';
@@ -29,6 +30,7 @@ import { benchAgent } from './agent.ts';
 import { benchEnrichThroughput, benchEnricherKube } from './enricher.ts';
 import { benchSinkStage } from './sink-stage.ts';
 import { benchInsertFormats } from './insert-formats.ts';
+import { CpuWatch, brokerPid } from './cpu.ts';
 
 const TARGET = 50_000;
 const BROKERS = process.env.TOLLGATE_KAFKA_BROKERS || '127.0.0.1:9092';
@@ -97,7 +99,8 @@ if (on('kafka')) {
 //    each round; the median of ROUNDS rounds. Measured first, while no other engine in this
 //    process is merging parts in the background.
 const ROUNDS = Number(process.env.TOLLGATE_BENCH_ROUNDS || 3);
-async function pipelineRound(kafka: Transport, round: number): Promise<{ seconds: number; inserts: number }> {
+type StageCpu = Partial<Record<'agent' | 'enricher' | 'sink' | 'broker', number>>;
+async function pipelineRound(kafka: Transport, round: number): Promise<{ seconds: number; inserts: number; cpu: StageCpu }> {
   const prefix = `bench-${process.pid}-${Date.now()}-${round < 0 ? 'warmup' : round}`;
   const procDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-e2e-'));
   const env = {
@@ -136,14 +139,28 @@ async function pipelineRound(kafka: Transport, round: number): Promise<{ seconds
   const sink = run('sink');
   const enricher = run('enricher');
   await Promise.all([sink.started, enricher.started]);
+  // The CPU each process spends from t0 to caught up (the agent's from its start): what the round
+  // costs the machine, against its cores (the pipeline_vs_sink_stage ceiling below).
+  const cpu = new CpuWatch();
+  cpu.watch('sink', sink.child.pid);
+  cpu.watch('enricher', enricher.child.pid);
+  cpu.watch('broker', brokerPid());
+  const before = cpu.readings();
   const t0 = performance.now();
   const agent = run('agent');
+  cpu.watch('agent', agent.child.pid);
   const agentCode = await agent.exited;
   if (agentCode !== 0) throw new Error(`agent failed: ${agent.log().slice(-2000)}`);
   while (!(await caughtUp(kafka, `${prefix}.tollgate-enricher`, topics.raw)) || !(await caughtUp(kafka, `${prefix}.tollgate-sink`, topics.enriched))) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (performance.now() - t0) / 1000;
+  const after = cpu.readings();
+  cpu.stop();
+  const used: StageCpu = {};
+  for (const k of ['agent', 'enricher', 'sink', 'broker'] as const) {
+    if (after[k] !== undefined) used[k] = after[k] - (before[k] ?? 0);
+  }
   sink.child.kill('SIGTERM');
   enricher.child.kill('SIGTERM');
   await Promise.all([sink.exited, enricher.exited]);
@@ -151,20 +168,24 @@ async function pipelineRound(kafka: Transport, round: number): Promise<{ seconds
   const stats = stopped ? (JSON.parse(stopped) as { rows: number; inserts: number }) : { rows: 0, inserts: 0 };
   if (stats.rows !== records) throw new Error(`pipeline round ${round}: the sink stored ${stats.rows} rows, expected ${records}`);
   rmSync(procDir, { recursive: true, force: true });
-  log(`pipeline round ${round < 0 ? 'warm-up' : `${round + 1}/${ROUNDS}`}: ${fmt(flows)} flows in ${seconds.toFixed(2)} s: ${fmt(rate(flows, seconds))} flows/s (${stats.inserts} inserts)`);
-  return { seconds, inserts: stats.inserts };
+  const cpuText = Object.entries(used).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  log(`pipeline round ${round < 0 ? 'warm-up' : `${round + 1}/${ROUNDS}`}: ${fmt(flows)} flows in ${seconds.toFixed(2)} s: ${fmt(rate(flows, seconds))} flows/s (${stats.inserts} inserts; CPU s: ${cpuText || 'not measured'})`);
+  return { seconds, inserts: stats.inserts, cpu: used };
 }
 
 // One warm-up round first (JIT of the broker and the processes' code paths, page cache), not counted.
 let pipelineSeconds = NaN;
+let pipelineCpu: StageCpu = {};
 if (on('pipeline')) {
   const kafka: Transport = await createKafkaTransport({ brokers: [BROKERS], client: 'platformatic', clientId: 'bench', logger: createLogger('warn') });
   log('pipeline warm-up round (not counted):');
   await pipelineRound(kafka, -1);
-  const rounds: Array<{ seconds: number; inserts: number }> = [];
+  const rounds: Array<{ seconds: number; inserts: number; cpu: StageCpu }> = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(await pipelineRound(kafka, r));
   await kafka.close();
-  pipelineSeconds = [...rounds].sort((a, b) => a.seconds - b.seconds)[Math.floor(rounds.length / 2)]!.seconds;
+  const median = [...rounds].sort((a, b) => a.seconds - b.seconds)[Math.floor(rounds.length / 2)]!;
+  pipelineSeconds = median.seconds;
+  pipelineCpu = median.cpu;
   figures.pipeline_rounds_flows_per_s = rounds.map((x) => rate(flows, x.seconds)).join(' ');
 }
 
@@ -224,6 +245,20 @@ if (on('pipeline')) {
   figures.pipeline_flows_per_s = rate(flows, s);
   if (on('inproc')) figures.pipeline_vs_in_process = Number((rate(flows, s) / (figures.in_process_flows_per_s as number)).toFixed(2));
   if (on('sink')) figures.pipeline_vs_sink_stage = Number((rate(flows, s) / (figures.sink_stage_flows_per_s as number)).toFixed(2));
+  // What the median round cost the machine. With C CPU seconds in all, on N cores, the round takes
+  // at least C / N seconds: flows * N / C is the fastest this pipeline could go here, and its ratio
+  // to the sink stage is the highest pipeline_vs_sink_stage these processes could reach.
+  const cpuTotal = Object.values(pipelineCpu).reduce((a, b) => a + b, 0);
+  if (cpuTotal > 0) {
+    for (const [k, v] of Object.entries(pipelineCpu)) figures[`pipeline_cpu_${k}_s`] = Number(v.toFixed(2));
+    figures.pipeline_cpu_s = Number(cpuTotal.toFixed(2));
+    figures.pipeline_cores_busy = Number((cpuTotal / s).toFixed(2));
+    figures.cores = availableParallelism();
+    const ceiling = (flows * availableParallelism()) / cpuTotal;
+    figures.pipeline_ceiling_flows_per_s = Math.round(ceiling);
+    if (on('sink')) figures.pipeline_vs_sink_stage_ceiling = Number((ceiling / (figures.sink_stage_flows_per_s as number)).toFixed(2));
+    log(`pipeline CPU (median round): ${Object.entries(pipelineCpu).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}; ${cpuTotal.toFixed(2)} s in all, ${figures.pipeline_cores_busy} of ${availableParallelism()} cores busy; at most ${fmt(Math.round(ceiling))} flows/s on ${availableParallelism()} cores (pipeline_vs_sink_stage at most ${figures.pipeline_vs_sink_stage_ceiling ?? '?'})`);
+  }
   figures.target_flows_per_s = TARGET;
   figures.meets_target = rate(flows, s) >= TARGET;
   log(`pipeline through Kafka (3 processes): ${fmt(flows)} flows in ${s.toFixed(2)} s: ${fmt(rate(flows, s))} flows/s (x${figures.pipeline_vs_in_process ?? '?'} the in-process baseline, x${figures.pipeline_vs_sink_stage ?? '?'} the sink stage; target ${fmt(TARGET)})`);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@tollgate/log';
-import { openStore, type Store } from './store.ts';
+import { chdbArrowProblem, openStore, type Store } from './store.ts';
 import { flowRow, GiB, hourAgo, MiB } from './testing.ts';
 import { fromViews } from '@tollgate/schema';
 import { columnsOf, encodeFlowRows, encodeRollupRows, flowColumns, formatRollupRow, rollupBlock, rowBlock, toFlowRows, type FlowRow } from './rows.ts';
@@ -86,6 +86,12 @@ test('bad database name is a ConfigError naming the setting', async () => {
   writeFileSync(file, '');
   await assert.rejects(openStore({ url: '', user: '', password: '', database: 'tg', dataDir: join(file, 'chdb') }, logger), /TOLLGATE_DATA_DIR: cannot create or write/);
   rmSync(file);
+});
+
+test('the installed chdb has the Arrow insert\'s functions; a chdb without them is named at open', () => {
+  assert.equal(chdbArrowProblem(), undefined);
+  assert.match(chdbArrowProblem({ Session: class {}, _arrowUnregister: () => {} }) ?? '', /^the installed chdb has no _arrowRegisterColumns: /);
+  assert.match(chdbArrowProblem(null) ?? '', /has no Session, _arrowRegisterColumns, _arrowUnregister/);
 });
 
 test('an unreachable server is a ConfigError naming TOLLGATE_CLICKHOUSE_URL, without the password', async () => {

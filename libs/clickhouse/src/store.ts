@@ -99,6 +99,18 @@ const chdbNative = createRequire(import.meta.url)('chdb') as {
   _arrowUnregister(connection: unknown, name: string): void;
 };
 
+/**
+ * What the installed chdb lacks of the Arrow insert's API (undefined: nothing). These functions are
+ * exported by chdb 3.4.0 (package.json pins it) but not typed, so an upgrade may drop them: the
+ * store then fails at open, naming them, not at its first flows insert.
+ */
+export function chdbArrowProblem(mod: unknown = chdbNative): string | undefined {
+  const m = (mod ?? {}) as Record<string, unknown>;
+  const missing = ['Session', '_arrowRegisterColumns', '_arrowUnregister'].filter((k) => typeof m[k] !== 'function');
+  if (missing.length === 0) return undefined;
+  return `the installed chdb has no ${missing.join(', ')}: the embedded flows insert registers Arrow columns with them (chdb 3.4.0 has them; package.json pins it)`;
+}
+
 /** Registered Arrow tables of this process, numbered (their names are the engine's, not a session's). */
 let arrowTables = 0;
 
@@ -206,6 +218,8 @@ export async function openStore(cfg: StoreConfig, logger: Logger): Promise<Store
     }
     logger.info({ mode, url: redactUrl(cfg.url), user: cfg.user, database }, 'ClickHouse store opened');
   } else {
+    const problem = chdbArrowProblem();
+    if (problem) throw new Error(`embedded store: ${problem}`);
     ({ client, connection: chdb, dir: embeddedDir } = openEmbedded(cfg.dataDir, logger));
     logger.info({ mode, dataDir: resolve(cfg.dataDir), database }, 'embedded chDB store opened');
   }
