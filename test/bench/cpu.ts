@@ -59,7 +59,8 @@ export class CpuWatch {
   private readonly timer: NodeJS.Timeout;
 
   constructor(everyMs = 20) {
-    this.timer = setInterval(() => this.sample(), everyMs);
+    // (unref: a round that fails does not keep the bench alive through this timer)
+    this.timer = setInterval(() => this.sample(), everyMs).unref();
   }
 
   watch(name: string, pid: number | undefined): void {
